@@ -1,0 +1,1 @@
+"""The ``gfm`` command: one thin module a sub-command over the typed library."""

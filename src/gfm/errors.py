@@ -1,0 +1,25 @@
+"""User-facing errors.
+
+Every problem a user can fix (a missing file, a wrong checkpoint, a bad size)
+raises a subclass of :class:`GFMError` whose message says what was wrong and
+what to do. The command line prints that message on one line and exits
+non-zero; library users can catch the specific class.
+"""
+
+from __future__ import annotations
+
+
+class GFMError(Exception):
+    """Base class of every error the user can act on."""
+
+
+class CheckpointError(GFMError):
+    """A checkpoint file is missing, unreadable, unsafe or of another variant."""
+
+
+class InputError(GFMError):
+    """An input tensor, image or file is not what the function needs."""
+
+
+class ConfigError(GFMError):
+    """A configuration value is unknown, of the wrong type or inconsistent."""
