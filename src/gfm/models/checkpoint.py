@@ -1,0 +1,320 @@
+"""Reading, checking and writing GFM checkpoints.
+
+Two kinds are accepted:
+
+* this project's files: a dict with ``format == "gfm"``, a format version,
+  the :class:`~gfm.models.gfm.ModelConfig`, the input normalisation,
+  provenance and the ``state_dict``;
+* the released GFM checkpoints of every variant (plain state dicts, possibly
+  with ``module.`` prefixes, possibly inside a ``.zip`` archive).
+
+Files are always read with ``torch.load(weights_only=True)``: a file holding
+arbitrary pickled objects is refused, never executed.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gfm.errors import CheckpointError
+from gfm.models.gfm import GFM, ModelConfig
+from gfm.models.normalization import NORMALIZATIONS, RAW_255, Normalization
+from gfm.models.official import (
+    OfficialVariant,
+    convert_official_state_dict,
+    detect_official_variant,
+    is_official_state_dict,
+)
+
+FORMAT = "gfm"
+FORMAT_VERSION = 1
+_MODEL_SUFFIXES = (".pth", ".pt", ".ckpt", ".pkl", ".bin", ".tar")
+
+
+@dataclass
+class CheckpointMeta:
+    """What a checkpoint says about itself.
+
+    Attributes:
+        config: the network it fits.
+        normalization: how to normalise 0..255 RGB input for these weights.
+        source: ``"gfm"`` (our format) or ``"released"`` (the authors' files).
+        provenance: free-form facts (training data, run, converted from ...).
+        format_version: our format version (0 for released files).
+    """
+
+    config: ModelConfig
+    normalization: Normalization = RAW_255
+    source: str = FORMAT
+    provenance: dict[str, Any] = field(default_factory=dict)
+    format_version: int = FORMAT_VERSION
+
+
+def _torch_load(fileobj: str | os.PathLike[str] | io.BytesIO, label: str) -> Any:
+    try:
+        return torch.load(fileobj, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        if "weights only" in str(error).lower() or "weights_only" in str(error):
+            raise CheckpointError(
+                f"{label}: holds pickled Python objects besides tensors, which gfm refuses to load "
+                "(unpickling them could run code); save a plain state_dict instead"
+            ) from None
+        raise CheckpointError(f"{label}: not a PyTorch checkpoint ({error})") from None
+    except Exception as error:  # torch raises many kinds on garbage: EOFError, IndexError, RuntimeError ...
+        raise CheckpointError(
+            f"{label}: cannot read the checkpoint ({str(error).splitlines()[0][:160]}); "
+            "the file is truncated, corrupt or not a PyTorch file: download it again"
+        ) from None
+
+
+def read_checkpoint(path: str | os.PathLike[str]) -> Any:
+    """Load a checkpoint file safely (``weights_only=True``, on the CPU).
+
+    A ``.zip`` archive holding exactly one model file (``.pth``, ``.pt``,
+    ``.ckpt``) is opened transparently.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path}: the checkpoint file is empty; download it again")
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+            if not any(n.endswith("data.pkl") for n in names):  # not itself a torch zip checkpoint
+                members = [n for n in names if n.lower().endswith(_MODEL_SUFFIXES) and not n.endswith("/")]
+                if len(members) != 1:
+                    raise CheckpointError(
+                        f"{path}: zip archive holds {len(members)} model files ({', '.join(members[:5]) or 'none'}); "
+                        "extract the one you want and pass it directly"
+                    )
+                data = io.BytesIO(archive.read(members[0]))
+                return _torch_load(data, f"{path}!{members[0]}")
+    return _torch_load(path, str(path))
+
+
+def _unwrap_state_dict(obj: Any, label: str) -> dict[str, torch.Tensor]:
+    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
+        obj = obj["state_dict"]
+    elif isinstance(obj, dict) and "model" in obj and isinstance(obj["model"], dict):
+        obj = obj["model"]
+    if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise CheckpointError(f"{label}: not a model checkpoint (no state_dict of tensors found)")
+    prefix = "module."
+    if all(k.startswith(prefix) for k in obj):  # saved from DataParallel / DDP
+        obj = {k[len(prefix) :]: v for k, v in obj.items()}
+    return obj
+
+
+def _detect_own_backbone(state_dict: dict[str, torch.Tensor]) -> str | None:
+    keys = set(state_dict)
+    if "encoder.features.conv0.weight" in keys:
+        return "d121"
+    if "encoder.stem.0.weight" in keys:
+        return "r34_2b"
+    if "encoder.layer1.0.conv3.weight" in keys:
+        return "r101"
+    conv1 = state_dict.get("encoder.conv1.weight")
+    if conv1 is not None:
+        return "tiny" if conv1.shape[0] == 8 else "r34"
+    return None
+
+
+def _detect_own_rosta(state_dict: dict[str, torch.Tensor]) -> str | None:
+    heads = {k.split(".")[2] for k in state_dict if k.startswith(("glance.heads.", "decoder.heads."))}
+    if "rim.0.weight" in state_dict:
+        return "RIM"
+    return next(iter(heads)) if len(heads) == 1 else None
+
+
+@dataclass
+class ResolvedCheckpoint:
+    """A checkpoint turned into our parameter names, with what is known about it."""
+
+    state_dict: dict[str, torch.Tensor]
+    meta: CheckpointMeta | None  # None: a bare state dict of unknown variant
+    variant: str | None  # e.g. "d121-TT", for error messages
+
+
+def resolve_checkpoint(
+    source: str | os.PathLike[str] | dict[str, Any], rosta: str | None = None, label: str | None = None
+) -> ResolvedCheckpoint:
+    """Read (if a path) and normalise any supported checkpoint to our names.
+
+    Args:
+        source: path, or an object already loaded (our dict or a state dict).
+        rosta: ``"FT"`` or ``"BT"`` to settle a released 2-class checkpoint,
+            whose shapes cannot tell the two apart.
+    """
+    if isinstance(source, dict):
+        obj, label = source, label or "checkpoint"
+    else:
+        obj, label = read_checkpoint(source), label or str(source)
+        if rosta is None:  # a released FT/BT file's name usually says which it is
+            stem = Path(source).stem.lower().replace("-", "_")
+            tokens = set(stem.split("_"))
+            rosta = "FT" if "ft" in tokens else "BT" if "bt" in tokens else None
+    if isinstance(obj, dict) and obj.get("format") == FORMAT:
+        version = int(obj.get("format_version", 0))
+        if version > FORMAT_VERSION:
+            raise CheckpointError(f"{label}: written by a newer gfm (format {version}); upgrade gfm to read it")
+        try:
+            config = ModelConfig(**obj["config"])
+            norm = obj.get("normalization")
+            normalization = Normalization.from_dict(norm) if isinstance(norm, dict) else NORMALIZATIONS.get(str(norm), RAW_255)
+        except (KeyError, TypeError, ValueError) as error:
+            raise CheckpointError(f"{label}: damaged gfm metadata ({error})") from None
+        meta = CheckpointMeta(config, normalization, FORMAT, dict(obj.get("provenance") or {}), version)
+        return ResolvedCheckpoint(_unwrap_state_dict(obj, label), meta, config.name)
+    state_dict = _unwrap_state_dict(obj, label)
+    if is_official_state_dict(state_dict):
+        variant: OfficialVariant = detect_official_variant(state_dict)
+        resolved_rosta = variant.rosta
+        if variant.ambiguous:
+            if rosta is None:
+                raise CheckpointError(
+                    f"{label}: a released {variant.backbone} FT or BT checkpoint (their shapes are identical); "
+                    "say which with rosta='FT' or rosta='BT' (command line: --rosta FT|BT)"
+                )
+            if rosta not in ("FT", "BT"):
+                raise CheckpointError(f"{label}: a 2-class (FT or BT) checkpoint cannot be loaded as {rosta}")
+            resolved_rosta = rosta
+        config = ModelConfig(variant.backbone, resolved_rosta)
+        meta = CheckpointMeta(config, RAW_255, "released", {"converted_from": label}, 0)
+        converted = convert_official_state_dict(state_dict, variant.backbone, resolved_rosta)
+        return ResolvedCheckpoint(converted, meta, f"{variant.backbone}-{variant.rosta}")
+    backbone, own_rosta = _detect_own_backbone(state_dict), _detect_own_rosta(state_dict)
+    variant_name = f"{backbone}-{own_rosta}" if backbone and own_rosta else None
+    return ResolvedCheckpoint(state_dict, None, variant_name)
+
+
+def _assign(model: GFM, resolved: ResolvedCheckpoint, label: str) -> None:
+    own = model.state_dict()
+    config = model.config
+    if resolved.meta is not None and (resolved.meta.config.backbone, resolved.meta.config.rosta) != (config.backbone, config.rosta):
+        meta_config = resolved.meta.config
+        hint = []
+        if meta_config.backbone != config.backbone:
+            hint.append(f"backbone={meta_config.backbone!r}")
+        if meta_config.rosta != config.rosta:
+            hint.append(f"rosta={meta_config.rosta!r}")
+        raise CheckpointError(
+            f"{label}: this is a {resolved.variant} checkpoint but the model is {config.backbone}-{config.rosta}; "
+            f"use {', '.join(hint)} (or gfm.load_model, which builds the right variant)"
+        )
+    missing = [k for k in own if k not in resolved.state_dict]
+    unexpected = [k for k in resolved.state_dict if k not in own]
+    wrong_shape = [
+        f"{k} {tuple(resolved.state_dict[k].shape)} vs {tuple(own[k].shape)}"
+        for k in own
+        if k in resolved.state_dict and tuple(resolved.state_dict[k].shape) != tuple(own[k].shape)
+    ]
+    if missing or unexpected or wrong_shape:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing ({', '.join(missing[:4])}{', ...' if len(missing) > 4 else ''})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected ({', '.join(unexpected[:4])}{', ...' if len(unexpected) > 4 else ''})")
+        if wrong_shape:
+            parts.append(f"{len(wrong_shape)} of another shape ({'; '.join(wrong_shape[:3])})")
+        hint = ""
+        if resolved.variant and resolved.variant != config.name:
+            hint = f"; this looks like a {resolved.variant} checkpoint: build that variant or use gfm.load_model"
+        raise CheckpointError(f"{label}: does not fit {config.name}: {', '.join(parts)}{hint}")
+    model.load_state_dict(resolved.state_dict, strict=True)
+
+
+def load_weights(
+    model: GFM, source: str | os.PathLike[str] | dict[str, Any], *, rosta: str | None = None
+) -> CheckpointMeta:
+    """Load a checkpoint into ``model``; every parameter must be assigned.
+
+    Args:
+        model: a network from :func:`gfm.create_model`.
+        source: a checkpoint path (ours, released, or a ``.zip`` holding one)
+            or an already loaded dict / state dict.
+        rosta: settles released FT/BT files (otherwise taken from the model).
+
+    Returns:
+        The checkpoint's metadata (normalisation, provenance). Released files
+        get ``RAW_255`` normalisation.
+
+    Raises:
+        CheckpointError: unreadable, unsafe, or of another variant (the
+            message names the variant it fits).
+    """
+    label = "state dict" if isinstance(source, dict) else str(source)
+    if rosta is None and model.config.rosta in ("FT", "BT"):
+        rosta = model.config.rosta
+    resolved = resolve_checkpoint(source, rosta=rosta, label=label)
+    _assign(model, resolved, label)
+    meta = resolved.meta or CheckpointMeta(model.config, RAW_255, "state_dict", {"loaded_from": label}, 0)
+    model.checkpoint_meta = meta  # type: ignore[assignment]
+    return meta
+
+
+def load_model(
+    source: str | os.PathLike[str] | dict[str, Any], *, rosta: str | None = None, device: str | torch.device = "cpu"
+) -> GFM:
+    """Build the right variant from a checkpoint alone and load it (eval mode).
+
+    The returned model has a ``checkpoint_meta`` attribute
+    (:class:`CheckpointMeta`) holding the input normalisation to use.
+    """
+    from gfm.models.registry import create_model_from_config
+
+    label = "state dict" if isinstance(source, dict) else str(source)
+    resolved = resolve_checkpoint(source, rosta=rosta, label=label)
+    if resolved.meta is None:
+        raise CheckpointError(
+            f"{label}: a bare state dict without gfm metadata; build the model with gfm.create_model(...) "
+            "and call gfm.load_weights, or convert it with `gfm convert`"
+        )
+    model = create_model_from_config(resolved.meta.config)
+    _assign(model, resolved, label)
+    model.checkpoint_meta = resolved.meta  # type: ignore[assignment]
+    return model.to(device).eval()
+
+
+def save_checkpoint(
+    model: GFM,
+    path: str | os.PathLike[str],
+    *,
+    normalization: Normalization = RAW_255,
+    provenance: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``model`` in our format (atomically), with its config and metadata."""
+    from gfm.io.atomic import atomic_write
+
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "config": model.config.to_dict(),
+        "normalization": normalization.to_dict(),
+        "provenance": dict(provenance or {}),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+    }
+    with atomic_write(path) as tmp:
+        torch.save(payload, tmp)
+    return Path(path)
+
+
+def load_backbone_weights(model: GFM, path: str | os.PathLike[str]) -> list[str]:
+    """Initialise ``model.encoder`` from a torchvision ImageNet checkpoint.
+
+    Returns:
+        Keys of the file the encoder does not use (classifier, unused stem).
+    """
+    state_dict = _unwrap_state_dict(read_checkpoint(path), str(path))
+    try:
+        return model.encoder.load_backbone_state_dict(state_dict)
+    except CheckpointError as error:
+        raise CheckpointError(f"{path}: {error}") from None

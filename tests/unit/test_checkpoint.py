@@ -1,0 +1,148 @@
+"""Checkpoint reading, writing and refusal of bad files."""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+
+import gfm
+from gfm.cli.main import main
+from gfm.errors import CheckpointError
+from gfm.models.checkpoint import read_checkpoint
+from gfm.models.encoders.densenet import upgrade_densenet_keys
+from gfm.models.normalization import IMAGENET
+
+
+def _same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_own_format_round_trip(tmp_path: Path) -> None:
+    model = gfm.create_model("tiny", "RIM", ppm="single")
+    path = gfm.save_checkpoint(model, tmp_path / "tiny.pth", normalization=IMAGENET, provenance={"run": "unit"})
+    loaded = gfm.load_model(path)
+    assert loaded.config == model.config
+    assert loaded.checkpoint_meta.normalization == IMAGENET
+    assert loaded.checkpoint_meta.provenance == {"run": "unit"}
+    assert not loaded.training
+    assert _same_weights(model, loaded)
+    assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
+
+
+def test_own_format_wrong_variant(tmp_path: Path) -> None:
+    path = gfm.save_checkpoint(gfm.create_model("tiny", "FT"), tmp_path / "ft.pth")
+    with pytest.raises(CheckpointError, match="this is a tiny-FT checkpoint.*rosta='FT'"):
+        gfm.load_weights(gfm.create_model("tiny", "TT"), path)
+
+
+def test_module_prefix_and_plain_state_dict(tmp_path: Path) -> None:
+    model = gfm.create_model("tiny", "TT")
+    target = gfm.create_model("tiny", "TT")
+    state = {"module." + k: v for k, v in model.state_dict().items()}
+    torch.save({"state_dict": state}, tmp_path / "ddp.pth")
+    gfm.load_weights(target, tmp_path / "ddp.pth")
+    assert _same_weights(model, target)
+
+
+def test_zip_archive_holding_checkpoint(tmp_path: Path) -> None:
+    model = gfm.create_model("tiny", "TT")
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    with zipfile.ZipFile(tmp_path / "weights.zip", "w") as archive:
+        archive.writestr("GFM/model_tiny.pth", buffer.getvalue())
+        archive.writestr("GFM/README.txt", "hello")
+    target = gfm.create_model("tiny", "TT")
+    gfm.load_weights(target, tmp_path / "weights.zip")
+    assert _same_weights(model, target)
+
+
+def test_missing_and_extra_keys_are_named(tmp_path: Path) -> None:
+    state = gfm.create_model("tiny", "TT").state_dict()
+    del state["focus.bridge.0.weight"]
+    state["something.else"] = torch.zeros(1)
+    with pytest.raises(CheckpointError, match=r"1 missing \(focus.bridge.0.weight\).*1 unexpected \(something.else\)"):
+        gfm.load_weights(gfm.create_model("tiny", "TT"), state)
+
+
+class _Exploit:
+    def __reduce__(self):  # noqa: D105 - runs os.system on unpickling, if anything unpickles it
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_pickled_code_is_never_executed(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    exploit = _Exploit()
+    exploit.marker = marker  # type: ignore[attr-defined]
+    path = tmp_path / "evil.pth"
+    with path.open("wb") as f:
+        pickle.dump({"state_dict": exploit}, f)
+    with pytest.raises(CheckpointError):
+        read_checkpoint(path)
+    torch.save({"weights": torch.zeros(2), "payload": exploit}, tmp_path / "evil_zip.pth")
+    marker.unlink(missing_ok=True)
+    with pytest.raises(CheckpointError, match="refuses to load"):
+        read_checkpoint(tmp_path / "evil_zip.pth")
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("content", [b"", b"this is not a checkpoint", "truncated"])
+def test_unreadable_files(tmp_path: Path, content: bytes | str) -> None:
+    path = tmp_path / "bad.pth"
+    if content == "truncated":
+        torch.save(gfm.create_model("tiny", "TT").state_dict(), path)
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    else:
+        path.write_bytes(content)  # type: ignore[arg-type]
+    with pytest.raises(CheckpointError, match=str(path)):
+        gfm.load_weights(gfm.create_model("tiny", "TT"), path)
+
+
+def test_missing_file() -> None:
+    with pytest.raises(CheckpointError, match="no such checkpoint"):
+        gfm.load_model("/nonexistent/gfm.pth")
+
+
+def test_backbone_weights_from_torchvision_resnet(tmp_path: Path) -> None:
+    source = gfm.create_model("r34", "TT").encoder.state_dict()
+    source["fc.weight"], source["fc.bias"] = torch.zeros(1000, 512), torch.zeros(1000)
+    torch.save(source, tmp_path / "resnet34.pth")
+    model = gfm.create_model("r34", "TT", backbone_weights=tmp_path / "resnet34.pth")
+    assert all(torch.equal(model.encoder.state_dict()[k], v) for k, v in source.items() if not k.startswith("fc."))
+    # r2b takes layer1..4 from the same file; its stem and extra stages stay random
+    r2b = gfm.create_model("r34_2b", "TT", backbone_weights=tmp_path / "resnet34.pth")
+    assert torch.equal(r2b.encoder.layer3[0].conv1.weight, source["layer3.0.conv1.weight"])
+    with pytest.raises(CheckpointError, match="resnet34.pth.*another architecture|resnet34.pth.*lacks"):
+        gfm.create_model("r101", "TT", backbone_weights=tmp_path / "resnet34.pth")
+
+
+def test_backbone_weights_from_old_style_densenet(tmp_path: Path) -> None:
+    source = gfm.create_model("d121", "TT").encoder.features.state_dict()
+    old = {}
+    for key, value in source.items():  # torchvision < 0.4 names: norm.1, conv.2 ...
+        for new, legacy in (("norm1", "norm.1"), ("norm2", "norm.2"), ("conv1", "conv.1"), ("conv2", "conv.2")):
+            if f".{new}." in key and "denselayer" in key:
+                key = key.replace(f".{new}.", f".{legacy}.")
+        old["features." + key] = value
+    old["classifier.weight"] = torch.zeros(1000, 1024)
+    assert upgrade_densenet_keys(old).keys() >= {"features." + k for k in source}
+    torch.save(old, tmp_path / "densenet121.pth")
+    model = gfm.create_model("d121", "TT", backbone_weights=tmp_path / "densenet121.pth")
+    assert all(torch.equal(model.encoder.features.state_dict()[k], v) for k, v in source.items())
+
+
+def test_cli_convert_and_models(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model = gfm.create_model("tiny", "TT")
+    torch.save(model.state_dict(), tmp_path / "plain.pth")
+    # a bare state dict has no metadata: load_model (and convert) refuse and say what to do
+    assert main(["convert", str(tmp_path / "plain.pth"), str(tmp_path / "out.pth")]) == 2
+    assert "gfm.create_model" in capsys.readouterr().err
+    assert not (tmp_path / "out.pth").exists()
+    assert main(["models", "--json", "--tiny"]) == 0
+    assert '"tiny-TT"' in capsys.readouterr().out
