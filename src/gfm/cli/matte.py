@@ -1,0 +1,157 @@
+"""``gfm matte``: alpha mattes and clean cutouts of photos."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from gfm.inference.batch import OUTPUT_KINDS
+
+    parser = subparsers.add_parser(
+        "matte",
+        help="cut the foreground out of photos: alpha mattes, cutouts, composites",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(
+            "Predict the alpha matte of each input photo with GFM and write, for each NAME.EXT,\n"
+            "OUT/NAME_alpha.png and OUT/NAME_cutout.png (default), or what --outputs asks for:\n"
+            "  alpha       8-bit (or --alpha-bits 16) grayscale PNG, input size and orientation\n"
+            "  cutout      RGBA PNG with estimated foreground colours (no colour fringes)\n"
+            "  foreground  RGB PNG of the estimated foreground colours\n"
+            "  composite   RGB PNG on --background (a colour or an image)\n"
+            "  trimap      the glance map: 0 background, 128 transition, 255 foreground\n"
+            "  preview     JPEG: image | alpha | cutout on a checkerboard, for a quick look\n"
+            "Inputs are files, folders (with -r: recursively, keeping sub-folders) and globs.\n"
+            "A file that fails is reported at the end and the exit code is 1; the others are done.\n"
+            "Outputs are written atomically: an interrupted run leaves no truncated file."
+        ),
+        epilog=(
+            "examples:\n"
+            "  gfm matte photo.jpg --out cutouts/\n"
+            "  gfm matte photos/ -r --out mattes/ --outputs alpha,preview --skip-existing\n"
+            "  gfm matte 'shots/*.png' --out out/ --outputs composite --background '#00b140'\n"
+            "  gfm matte cat.jpg --out out/ --strategy ensemble   # median of the r34 TT, FT, BT models\n"
+            "weights: --model takes a name from `gfm weights list` (default gfm-r34-tt, the released\n"
+            "GFM(r)-TT; fetch it with `gfm weights download gfm-r34-tt` or register a copy with\n"
+            "`gfm weights import FILE --name gfm-r34-tt`) or a checkpoint path."
+        ),
+    )
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
+    parser.add_argument("--out", "-o", type=Path, required=True, help="output folder (created if needed)")
+    parser.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders of folder inputs")
+    parser.add_argument(
+        "--outputs",
+        default="alpha,cutout",
+        help=f"comma-separated outputs among {', '.join(OUTPUT_KINDS)} (default: alpha,cutout)",
+    )
+    parser.add_argument(
+        "--strategy",
+        default="hybrid",
+        choices=["hybrid", "single", "resize", "ensemble"],
+        help="hybrid: glance at 1/3, focus at 1/2 (paper's best, default); single: one pass at 5/13; "
+        "resize: one pass at 1/2; ensemble: per-pixel median of several models (hybrid each)",
+    )
+    parser.add_argument(
+        "--model",
+        action="append",
+        metavar="NAME|PATH",
+        help="weights name or checkpoint file; repeat for an ensemble (default gfm-r34-tt; for "
+        "--strategy ensemble gfm-r34-tt, gfm-r34-ft and gfm-r34-bt)",
+    )
+    parser.add_argument("--rosta", choices=["FT", "BT"], help="for a released 2-class checkpoint file: which RoSTa it is")
+    parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda or cuda:N (default auto)")
+    parser.add_argument("--threads", type=int, help="CPU threads for PyTorch (default: all cores)")
+    parser.add_argument(
+        "--foreground",
+        default="ml",
+        choices=["ml", "cf", "none"],
+        help="foreground colour estimation for cutouts and composites: ml (pymatting multi-level, default), "
+        "cf (closed form, slow), none (plain image x alpha)",
+    )
+    parser.add_argument("--background", default="white", help="composite background: colour (white, green, #rrggbb, r,g,b) or image file")
+    parser.add_argument("--alpha-bits", type=int, choices=[8, 16], default=8, help="alpha PNG bit depth (default 8)")
+    parser.add_argument("--max-pixels", type=int, help="working-resolution budget a pass in pixels (default 1600x1600)")
+    existing = parser.add_mutually_exclusive_group()
+    existing.add_argument("--skip-existing", action="store_true", help="skip images whose requested outputs all exist")
+    existing.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+
+
+def _parse_outputs(text: str) -> list[str]:
+    from gfm.errors import InputError
+    from gfm.inference.batch import OUTPUT_KINDS
+
+    kinds = [k.strip() for k in text.split(",") if k.strip()]
+    unknown = [k for k in kinds if k not in OUTPUT_KINDS]
+    if unknown or not kinds:
+        raise InputError(f"unknown --outputs {', '.join(unknown) or text!r}; choose among {', '.join(OUTPUT_KINDS)}")
+    return list(dict.fromkeys(kinds))
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+    from tqdm import tqdm
+
+    from gfm.errors import GFMError, InputError
+    from gfm.inference.batch import BatchReport, check_writable, collect_jobs, write_outputs
+    from gfm.inference.foreground import parse_color
+    from gfm.inference.models import DEFAULT_ENSEMBLE, DEFAULT_MODEL, load_model_spec
+    from gfm.inference.predictor import DEFAULT_MAX_PIXELS, Predictor
+    from gfm.io import read_image
+
+    kinds = _parse_outputs(args.outputs)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    background = parse_color(args.background) if not Path(args.background).is_file() else read_image(args.background)
+    jobs, problems = collect_jobs(args.inputs, recursive=args.recursive)
+    check_writable(args.out)
+
+    specs = args.model or (list(DEFAULT_ENSEMBLE) if args.strategy == "ensemble" else [DEFAULT_MODEL])
+    if args.strategy == "ensemble" and len(specs) < 2:
+        raise InputError("--strategy ensemble needs two or more --model (e.g. the TT, FT and BT models)")
+    models = [load_model_spec(spec, rosta=args.rosta) for spec in specs]
+    predictor = Predictor(
+        models,
+        strategy="hybrid" if args.strategy == "ensemble" else args.strategy,
+        device=args.device,
+        max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
+    )
+
+    report = BatchReport(failures=list(problems))
+    dropped_alpha = 0
+    start = time.perf_counter()
+    bar = tqdm(jobs, unit="img", disable=args.quiet or not jobs, dynamic_ncols=True)
+    for job in bar:
+        targets = [job.output(args.out, kind) for kind in kinds]
+        existing = [t for t in targets if t.exists()]
+        if existing and args.skip_existing and len(existing) == len(targets):
+            report.skipped += 1
+            continue
+        if existing and not args.overwrite and not args.skip_existing:
+            report.failures.append(f"{job.source}: {existing[0]} already exists; pass --overwrite or --skip-existing")
+            continue
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                image = read_image(job.source)
+            dropped_alpha += any("alpha" in str(w.message).lower() for w in caught)
+            result = predictor.predict(image, trimap="trimap" in kinds)
+            write_outputs(job, args.out, kinds, image, result.alpha, result.trimap, args.foreground, background, args.alpha_bits)
+            report.done += 1
+        except (GFMError, OSError, MemoryError) as error:
+            report.failures.append(f"{job.source}: {error}" if str(job.source) not in str(error) else str(error))
+    bar.close()
+
+    elapsed = time.perf_counter() - start
+    rate = f", {report.done / elapsed:.2f} images/s" if report.done and elapsed > 0 else ""
+    if dropped_alpha:
+        print(f"note: {dropped_alpha} input(s) had an alpha channel; it was ignored (the photo's colours were used)", file=sys.stderr)
+    print(f"{report.done} matted, {report.skipped} skipped, {len(report.failures)} failed -> {args.out}{rate}", file=sys.stderr)
+    for line in report.failures:
+        print(f"  failed: {line}", file=sys.stderr)
+    return 1 if report.failures else 0

@@ -1,0 +1,137 @@
+"""Batch matting of files: input discovery, output naming, per-file work.
+
+The command line (``gfm matte``) is a thin layer over these functions.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from gfm.errors import GFMError, InputError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+OUTPUT_KINDS = ("alpha", "cutout", "foreground", "composite", "trimap", "preview")
+_OUTPUT_SUFFIX = {"alpha": ".png", "cutout": ".png", "foreground": ".png", "composite": ".png", "trimap": ".png", "preview": ".jpg"}
+
+
+@dataclass(frozen=True)
+class MatteJob:
+    """One input image and where its outputs go (``out_dir / relative_stem + _KIND.png``)."""
+
+    source: Path
+    relative_stem: Path
+
+    def output(self, out_dir: Path, kind: str) -> Path:
+        return out_dir / self.relative_stem.parent / f"{self.relative_stem.name}_{kind}{_OUTPUT_SUFFIX[kind]}"
+
+
+def _images_in(folder: Path, recursive: bool) -> list[Path]:
+    pattern = "**/*" if recursive else "*"
+    return sorted(p for p in folder.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+
+
+def collect_jobs(inputs: Sequence[str], recursive: bool = False) -> tuple[list[MatteJob], list[str]]:
+    """Expand files, folders and globs into jobs.
+
+    Returns:
+        ``(jobs, problems)``: problems are inputs that matched nothing.
+        Folder contents keep their sub-folders in the output names.
+
+    Raises:
+        InputError: two inputs would write the same output files.
+    """
+    jobs: list[MatteJob] = []
+    problems: list[str] = []
+    seen: set[Path] = set()
+
+    def add(path: Path, relative: Path) -> None:
+        resolved = path.resolve()
+        if resolved not in seen:
+            seen.add(resolved)
+            jobs.append(MatteJob(path, relative.with_suffix("")))
+
+    for text in inputs:
+        path = Path(text)
+        if path.is_dir():
+            found = _images_in(path, recursive)
+            if not found:
+                problems.append(f"{path}: no images in this folder{'' if recursive else ' (use -r for sub-folders)'}")
+            for image in found:
+                add(image, image.relative_to(path))
+        elif path.is_file():
+            add(path, Path(path.name))
+        else:
+            matches = sorted(Path(m) for m in glob.glob(text, recursive=True) if Path(m).is_file())
+            if not matches:
+                problems.append(f"{text}: no such file, folder or matching pattern")
+            for match in matches:
+                add(match, Path(match.name))
+    stems: dict[Path, Path] = {}
+    for job in jobs:
+        other = stems.setdefault(job.relative_stem, job.source)
+        if other != job.source:
+            raise InputError(f"{other} and {job.source} would write the same outputs ({job.relative_stem}_*); rename one or run them separately")
+    return jobs, problems
+
+
+def check_writable(out_dir: Path) -> None:
+    """Create ``out_dir`` and make sure files can be written there."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / f".gfm-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise GFMError(f"{out_dir}: cannot write outputs there ({error.strerror or error}); choose another --out folder") from None
+
+
+@dataclass
+class BatchReport:
+    done: int = 0
+    skipped: int = 0
+    failures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def write_outputs(
+    job: MatteJob,
+    out_dir: Path,
+    kinds: Iterable[str],
+    image: np.ndarray,
+    alpha: np.ndarray,
+    trimap: np.ndarray | None,
+    foreground_method: str,
+    background: np.ndarray | tuple[int, int, int],
+    alpha_bits: int,
+) -> None:
+    """Compute the requested outputs of one image and write each atomically."""
+    from gfm.inference.foreground import composite, cutout, estimate_foreground, preview
+    from gfm.io import write_alpha, write_image
+
+    kinds = list(kinds)
+    needs_foreground = any(k in kinds for k in ("cutout", "foreground", "composite", "preview"))
+    foreground = estimate_foreground(image, alpha, foreground_method) if needs_foreground else None
+    for kind in kinds:
+        target = job.output(out_dir, kind)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if kind == "alpha":
+            write_alpha(target, alpha, bits=alpha_bits)
+        elif kind == "trimap":
+            if trimap is None:
+                raise GFMError("internal: the trimap output was asked for but not predicted")
+            write_alpha(target, trimap.astype(np.float32) / 255.0)  # 0 / 128 / 255 survive exactly
+        elif kind == "cutout":
+            write_image(target, cutout(foreground, alpha))
+        elif kind == "foreground":
+            write_image(target, foreground)
+        elif kind == "composite":
+            write_image(target, composite(foreground, alpha, background))
+        elif kind == "preview":
+            write_image(target, preview(image, alpha, foreground))
+

@@ -1,0 +1,182 @@
+"""The matting predictor: an RGB image in, an alpha matte at full resolution out.
+
+    from gfm.inference import Predictor
+    predictor = Predictor(gfm.load_model("gfm-r34-tt.pth"), strategy="hybrid")
+    result = predictor.predict("photo.jpg")      # or an (H, W, 3) uint8 RGB array
+    result.alpha                                  # (H, W) float32 in [0, 1]
+
+Each strategy computes only what it uses: ``hybrid`` runs the encoder and the
+glance decoder at 1/3 scale and the encoder and the focus decoder at 1/2
+scale (the released code runs the whole network twice), then fuses at the
+input's full resolution. Several models make an ensemble whose alpha is the
+per-pixel median (the paper's EN-median).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gfm.errors import InputError
+from gfm.inference.sizing import WorkingSize, from_network_output, to_network_input, working_size
+from gfm.inference.strategies import Strategy, get_strategy
+from gfm.models.gfm import GFM
+from gfm.models.normalization import RAW_255, Normalization
+from gfm.models.optimize import optimize_for_inference
+
+# Working-resolution budget: 1600 x 1600 content pixels a pass (the released
+# code caps each side at 1600). Bounds memory for huge photos.
+DEFAULT_MAX_PIXELS = 1600 * 1600
+
+
+@dataclass
+class MattingResult:
+    """The prediction for one image.
+
+    Attributes:
+        alpha: ``(H, W)`` float32 in [0, 1], the input's size.
+        trimap: ``(H, W)`` uint8 glance map at full resolution (TT: 0 background,
+            128 transition, 255 foreground, exactly the areas the fusion used;
+            FT / BT: 255 where the glance class is 1), or ``None`` if not requested.
+    """
+
+    alpha: np.ndarray
+    trimap: np.ndarray | None = None
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda was asked for but PyTorch sees no CUDA device; use --device cpu or auto")
+    return device
+
+
+def _fuse_full_resolution(head: str, classes: np.ndarray, glance_size: WorkingSize, focus: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Fuse a low-resolution glance class map with a full-resolution focus alpha.
+
+    The class map is up-sampled bilinearly as an 8-bit map (TT: 0/128/255);
+    pixels where it is not exactly background or foreground (class borders)
+    count as transition and take the focus alpha, as in the released test code.
+
+    Returns:
+        ``(alpha, glance map)``, both ``(H, W)``.
+    """
+    height, width = focus.shape
+    if head == "TT":
+        trimap_low = (classes * 127.5).round().astype(np.uint8)  # 0, 128, 255
+        trimap = from_network_output(trimap_low, glance_size, height, width)
+        alpha = np.where(trimap == 255, 1.0, np.where(trimap == 0, 0.0, focus)).astype(np.float32)
+        glance_map = np.where((trimap == 0) | (trimap == 255), trimap, 128).astype(np.uint8)
+        return alpha, glance_map
+    up = from_network_output((classes * 255).astype(np.uint8), glance_size, height, width)
+    solid = (up >= 128).astype(np.float32)
+    if head == "FT":
+        alpha = np.minimum(solid + focus, 1.0)
+    else:  # BT
+        alpha = np.maximum(solid - focus, 0.0)
+    return alpha.astype(np.float32), (solid * 255).astype(np.uint8)
+
+
+class Predictor:
+    """Runs one GFM model (or an ensemble) on images of any size.
+
+    Args:
+        models: a model, or several for an EN-median ensemble (e.g. TT, FT, BT).
+        strategy: ``"hybrid"`` (default), ``"single"``, ``"resize"`` or a
+            :class:`~gfm.inference.strategies.Strategy`.
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``...
+        max_pixels: working-resolution budget a pass (content pixels).
+        optimize: fold batch norms and use channels-last (same outputs to ~1e-6).
+        normalization: input normalisation; default from each model's
+            ``checkpoint_meta`` (raw 0..255 RGB for the released weights).
+    """
+
+    def __init__(
+        self,
+        models: GFM | Sequence[GFM],
+        strategy: str | Strategy = "hybrid",
+        *,
+        device: str | torch.device = "auto",
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        optimize: bool = True,
+        normalization: Normalization | None = None,
+    ) -> None:
+        model_list = [models] if isinstance(models, GFM) else list(models)
+        if not model_list:
+            raise InputError("Predictor needs at least one model")
+        self.strategy = get_strategy(strategy)
+        self.device = resolve_device(device)
+        self.max_pixels = max_pixels
+        self.normalizations = [
+            normalization or getattr(getattr(m, "checkpoint_meta", None), "normalization", None) or RAW_255 for m in model_list
+        ]
+        prepared = [optimize_for_inference(m) if optimize else m.eval() for m in model_list]
+        self.models = [m.to(self.device) for m in prepared]
+
+    def _tensor(self, image: np.ndarray, size: WorkingSize, normalization: Normalization) -> torch.Tensor:
+        x = torch.from_numpy(to_network_input(image, size)).permute(2, 0, 1)[None].to(self.device)
+        return normalization.apply(x).contiguous(memory_format=torch.channels_last)
+
+    def _run_model(self, model: GFM, normalization: Normalization, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        height, width = image.shape[:2]
+        strategy = self.strategy
+        glance_size = working_size(height, width, strategy.glance_scale, self.max_pixels, model.output_stride)
+        if strategy.single_pass:
+            focus_size = glance_size
+            features = model.encode(self._tensor(image, glance_size, normalization))
+            glance, focus = model.predict_glance(features), model.predict_focus(features)
+            del features
+        else:
+            focus_size = working_size(height, width, strategy.focus_scale, self.max_pixels, model.output_stride)
+            glance = model.predict_glance(model.encode(self._tensor(image, glance_size, normalization)))
+            focus = model.predict_focus(model.encode(self._tensor(image, focus_size, normalization)))
+        fused: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for head in model.heads:
+            classes = glance[head][0].argmax(0).to(torch.uint8).cpu().numpy()
+            focus_full = from_network_output(focus[head][0, 0].float().cpu().numpy(), focus_size, height, width)
+            fused[head] = _fuse_full_resolution(head, classes, glance_size, focus_full)
+        if model.rim is None:
+            return fused[model.heads[0]]
+        stacked = torch.from_numpy(np.stack([fused[h][0] for h in model.heads])[None]).to(self.device)
+        alpha = model.rim(stacked.to(next(model.rim.parameters()).dtype)).clamp(0.0, 1.0)[0, 0].float().cpu().numpy()
+        return alpha, fused["TT"][1]
+
+    @torch.inference_mode()
+    def predict(self, image: np.ndarray | str | os.PathLike[str], *, trimap: bool = False) -> MattingResult:
+        """Predict the alpha matte of one image.
+
+        Args:
+            image: ``(H, W, 3)`` uint8 RGB array, or a path (read with
+                :func:`gfm.io.read_image`: EXIF orientation applied).
+            trimap: also return the glance map.
+
+        Returns:
+            A :class:`MattingResult` at the input's full resolution.
+        """
+        if isinstance(image, (str, os.PathLike)):
+            from gfm.io import read_image
+
+            image = read_image(Path(image))
+        image = np.asarray(image)
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise InputError(f"expected an (H, W, 3) uint8 RGB image, got {image.dtype} {image.shape}")
+        if image.shape[0] == 0 or image.shape[1] == 0:
+            raise InputError("the image has zero size")
+        outputs = [self._run_model(m, n, image) for m, n in zip(self.models, self.normalizations)]
+        if len(outputs) == 1:
+            alpha, glance_map = outputs[0]
+        else:
+            alpha = np.median(np.stack([a for a, _ in outputs]), axis=0).astype(np.float32)
+            glance_map = outputs[0][1]
+        return MattingResult(np.clip(alpha, 0.0, 1.0), glance_map if trimap else None)
+
+
+__all__ = ["DEFAULT_MAX_PIXELS", "MattingResult", "Predictor", "resolve_device"]
