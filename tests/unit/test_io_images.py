@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import struct
 import warnings
@@ -85,13 +86,15 @@ def test_grayscale_becomes_three_equal_channels(tmp_path: Path) -> None:
 def test_palette_is_expanded(tmp_path: Path) -> None:
     pil = Image.fromarray(_two_colour()).convert("P", palette=Image.Palette.ADAPTIVE, colors=4)
     pil.save(tmp_path / "p.png")
-    assert Image.open(tmp_path / "p.png").mode == "P"
+    with Image.open(tmp_path / "p.png") as pil:
+        assert pil.mode == "P"
     np.testing.assert_array_equal(read_image(tmp_path / "p.png"), _two_colour())
 
 
 def test_cmyk_jpeg_is_converted(tmp_path: Path) -> None:
     Image.fromarray(_two_colour()).convert("CMYK").save(tmp_path / "c.jpg", quality=95)
-    assert Image.open(tmp_path / "c.jpg").mode == "CMYK"
+    with Image.open(tmp_path / "c.jpg") as pil:
+        assert pil.mode == "CMYK"
     out = read_image(tmp_path / "c.jpg")
     assert out.shape == (20, 40, 3)
     assert np.abs(out.astype(int) - _two_colour().astype(int)).mean() < 8
@@ -124,7 +127,8 @@ def test_plain_rgb_does_not_warn(tmp_path: Path) -> None:
 def test_16bit_gray_is_scaled_from_full_range(tmp_path: Path) -> None:
     ramp = np.linspace(0, 65535, 16 * 16).astype(np.uint16).reshape(16, 16)
     Image.fromarray(ramp).save(tmp_path / "ramp16.png")
-    assert Image.open(tmp_path / "ramp16.png").mode.startswith("I;16")
+    with Image.open(tmp_path / "ramp16.png") as pil:
+        assert pil.mode.startswith("I;16")
     out = read_image(tmp_path / "ramp16.png")
     expected = np.rint(ramp / 65535.0 * 255.0).astype(np.uint8)
     np.testing.assert_array_equal(out[..., 0], expected)
@@ -143,8 +147,8 @@ def test_dark_16bit_gray_stays_dark(tmp_path: Path) -> None:
 def test_alpha_round_trip(tmp_path: Path, bits: int) -> None:
     alpha = np.linspace(0.0, 1.0, 64 * 48, dtype=np.float32).reshape(48, 64)
     write_alpha(tmp_path / "a.png", alpha, bits=bits)
-    pil = Image.open(tmp_path / "a.png")
-    assert pil.mode == ("L" if bits == 8 else "I;16")
+    with Image.open(tmp_path / "a.png") as pil:
+        assert pil.mode == ("L" if bits == 8 else "I;16")
     out = read_alpha(tmp_path / "a.png")
     assert out.dtype == np.float32 and out.shape == (48, 64)
     assert out.min() == 0.0 and out.max() == 1.0
@@ -304,3 +308,16 @@ def test_unwritable_target_is_an_output_error(tmp_path: Path) -> None:
         write_alpha(blocker / "a.png", np.zeros((2, 2)))
     with pytest.raises(OutputError, match="cannot write"):
         write_image(blocker / "a.png", np.zeros((2, 2, 3), np.uint8))
+
+
+def test_multi_frame_files_give_the_first_frame_and_are_closed(tmp_path: Path) -> None:
+    first, second = Image.new("RGB", (8, 6), (200, 200, 200)), Image.new("RGB", (8, 6), (10, 10, 10))
+    first.save(tmp_path / "pages.tif", save_all=True, append_images=[second])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = read_image(tmp_path / "pages.tif")
+        alpha = read_alpha(tmp_path / "pages.tif")
+        gc.collect()  # an unclosed file would warn when collected
+    assert out.shape == (6, 8, 3) and tuple(out[0, 0]) == (200, 200, 200)
+    np.testing.assert_allclose(alpha, 200 / 255)
+    assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []

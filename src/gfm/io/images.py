@@ -76,7 +76,11 @@ def _open(path: Path) -> Image.Image:
         if width * height > MAX_IMAGE_PIXELS:
             image.close()
             raise InputError(f"{too_large} (it is {width} x {height})")
-        image.load()
+        try:
+            image.load()
+        except BaseException:
+            image.close()  # a failed decode would otherwise leak the file handle
+            raise
     except Image.DecompressionBombError as error:
         raise InputError(f"{too_large} ({error})") from None
     except Image.UnidentifiedImageError:
@@ -129,13 +133,17 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
             (over :data:`MAX_IMAGE_PIXELS`) file; the message names it.
     """
     path = Path(path)
-    image = _open(path)
+    with _open(path) as opened:  # closes the file of multi-frame images too
+        return _to_rgb(opened, path)
+
+
+def _to_rgb(image: Image.Image, path: Path) -> np.ndarray:
     if image.mode in _ALPHA_MODES or "transparency" in image.info:
         warnings.warn(
             f"{path}: the image has an alpha channel (mode {image.mode}); it is ignored "
             "and only the colour channels are used",
             UserWarning,
-            stacklevel=2,
+            stacklevel=3,  # the caller of read_image
         )
     image = _exif_transpose(image)
     mode = image.mode
@@ -172,7 +180,11 @@ def read_alpha(path: str | os.PathLike[str]) -> np.ndarray:
             NaN values, or an unsupported mode; the message names the file.
     """
     path = Path(path)
-    image = _exif_transpose(_open(path))
+    with _open(path) as opened:  # closes the file of multi-frame images too
+        return _to_alpha(_exif_transpose(opened), path)
+
+
+def _to_alpha(image: Image.Image, path: Path) -> np.ndarray:
     mode = image.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
         array = np.asarray(image).astype(np.float32)
