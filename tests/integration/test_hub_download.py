@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from gfm.errors import CheckpointError, InputError, WeightsNotFoundError
+from gfm.errors import CheckpointError, InputError, OutputError, WeightsNotFoundError
 from gfm.hub import (
     RAW_255,
     WeightsEntry,
@@ -354,3 +354,11 @@ def test_import_zip_and_declared_hash(tmp_path: Path, gfm_home: Path, temp_entry
     assert import_weights(archive, NAME).read_bytes() == PAYLOAD
     with pytest.raises(InputError, match="no such file"):
         import_weights(tmp_path / "missing.pth", NAME)
+
+
+def test_unwritable_cache_is_an_output_error(server: Any, gfm_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    server.routes[f"/{FILE}"] = server.Route(PAYLOAD)
+    gfm_home.parent.joinpath("blocker").write_bytes(b"")
+    monkeypatch.setenv("GFM_HOME", str(gfm_home.parent / "blocker"))  # a file, not a folder
+    with pytest.raises(OutputError, match="GFM_HOME"):
+        download_weights(NAME, base_url=server.url(), progress=False)

@@ -135,7 +135,10 @@ def download_weights(
         if urllib.parse.urlsplit(candidate).scheme not in ("http", "https"):
             failures.append(f"{candidate}: only http(s) URLs are supported")
             continue
-        part = _new_part_file(folder, entry.file_name)
+        try:
+            part = _new_part_file(folder, entry.file_name)
+        except OSError as error:
+            raise OutputError(f"cannot write in the weights cache {folder} ({error}); set GFM_HOME to a writable folder") from None
         try:
             digest, size = _fetch(candidate, part, label=entry.file_name, progress=progress, retries=retries, timeout=timeout)
             logger.info("downloaded %s (%d bytes, sha256 %s) from %s", entry.file_name, size, digest, candidate)
