@@ -23,3 +23,11 @@ class InputError(GFMError):
 
 class ConfigError(GFMError):
     """A configuration value is unknown, of the wrong type or inconsistent."""
+
+
+class WeightsNotFoundError(CheckpointError):
+    """Released weights are not in the local cache (and were not downloaded)."""
+
+
+class OutputError(GFMError):
+    """An output file cannot be written (folder not writable, disk full, bad suffix)."""

@@ -7,24 +7,48 @@
   from 8-bit or 16-bit single-channel files;
 * writes are atomic (see :mod:`gfm.io.atomic`).
 
-Every failure raises :class:`gfm.errors.InputError` naming the file.
+Every read failure raises :class:`gfm.errors.InputError` naming the file; a
+write that fails raises :class:`gfm.errors.OutputError` and leaves nothing
+behind.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
 
-from gfm.errors import InputError
+from gfm.errors import InputError, OutputError
 from gfm.io.atomic import atomic_write
 
 # Refuse images larger than this many pixels (decompression-bomb guard). A
 # 30000 x 30000 PNG is 900 megapixels; real photos are below 200.
 MAX_IMAGE_PIXELS = 250_000_000
+
+# Pillow's own bomb guard is a process-wide setting; we lower or raise it only
+# while parsing a header, under this lock, so threads do not restore each
+# other's values in the wrong order.
+_PIL_LIMIT_LOCK = threading.Lock()
+
+# Modes (or palette / gray images with a transparency key) whose alpha
+# read_image drops.
+_ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
+
+# Output suffix -> Pillow format for write_image.
+_WRITE_FORMATS = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".webp": "WEBP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".bmp": "BMP",
+}
+_NO_ALPHA_FORMATS = frozenset({"JPEG", "BMP"})
 
 
 def _open(path: Path) -> Image.Image:
@@ -34,38 +58,61 @@ def _open(path: Path) -> Image.Image:
         raise InputError(f"{path}: is a folder, not an image file")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty (0 bytes); re-export or re-download it")
-    previous = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+    too_large = (
+        f"{path}: image too large; downscale it below "
+        f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels first"
+    )
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(path)
+        # Header only: Image.open reads the size without decoding pixels.
+        with _PIL_LIMIT_LOCK, warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            previous = Image.MAX_IMAGE_PIXELS
+            Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+            try:
+                image = Image.open(path)
+            finally:
+                Image.MAX_IMAGE_PIXELS = previous
+        width, height = image.size
+        if width * height > MAX_IMAGE_PIXELS:
+            image.close()
+            raise InputError(f"{too_large} (it is {width} x {height})")
+        try:
             image.load()
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise InputError(
-            f"{path}: image too large ({error}); downscale it below "
-            f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels first"
-        ) from None
+        except BaseException:
+            image.close()  # a failed decode would otherwise leak the file handle
+            raise
+    except Image.DecompressionBombError as error:
+        raise InputError(f"{too_large} ({error})") from None
     except Image.UnidentifiedImageError:
         raise InputError(f"{path}: not an image file PIL can read (corrupt or unsupported format)") from None
-    except (OSError, SyntaxError, ValueError) as error:
+    except PermissionError:
+        raise InputError(f"{path}: permission denied; check the file's read permission") from None
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError) as error:
         raise InputError(f"{path}: cannot decode image ({error}); the file may be truncated or corrupt") from None
-    finally:
-        Image.MAX_IMAGE_PIXELS = previous
     return image
 
 
-def _to_uint8(array: np.ndarray) -> np.ndarray:
-    if array.dtype == np.uint8:
-        return array
-    if array.dtype == np.uint16 or array.dtype.kind in "iu":
-        scale = 65535.0 if array.max(initial=0) > 255 else 255.0
-        return np.clip(np.rint(array.astype(np.float64) / scale * 255.0), 0, 255).astype(np.uint8)
-    if array.dtype.kind == "f":
-        return np.clip(np.rint(array * 255.0), 0, 255).astype(np.uint8)
-    if array.dtype == bool:
-        return array.astype(np.uint8) * 255
-    raise InputError(f"unsupported pixel type {array.dtype}")
+def _exif_transpose(image: Image.Image) -> Image.Image:
+    """Apply the EXIF orientation tag, if any (no-op without one)."""
+    try:
+        return ImageOps.exif_transpose(image)
+    except Exception:  # broken EXIF block: keep the pixels as stored
+        return image
+
+
+def _gray_to_uint8(image: Image.Image) -> np.ndarray:
+    """Scale a 16-bit, 32-bit integer or float gray image to ``uint8``.
+
+    ``I;16*`` and ``I`` (Pillow's mode for 16-bit data of some formats) are
+    taken as 0..65535, whatever their actual maximum (a dark 16-bit photo stays
+    dark); ``F`` is taken as 0..1. Values outside are clipped.
+    """
+    array = np.asarray(image)
+    if image.mode == "F":
+        scaled = array.astype(np.float64) * 255.0
+    else:
+        scaled = array.astype(np.float64) * (255.0 / 65535.0)
+    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
 
 
 def read_image(path: str | os.PathLike[str]) -> np.ndarray:
@@ -76,21 +123,39 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
 
     Returns:
         ``uint8`` array of shape ``(H, W, 3)``, RGB, EXIF orientation applied.
-        An alpha channel, if present, is dropped (composite against nothing).
+        Gray, palette, CMYK and 16-bit inputs are converted (16-bit gray is
+        scaled from 0..65535). An alpha channel or transparency key, if
+        present, is dropped (the colour values are kept as stored, not
+        composited) and a :class:`UserWarning` naming the file says so.
+
+    Raises:
+        InputError: missing, empty, truncated, corrupt, non-image or too large
+            (over :data:`MAX_IMAGE_PIXELS`) file; the message names it.
     """
     path = Path(path)
-    image = _open(path)
-    try:
-        image = ImageOps.exif_transpose(image)
-    except Exception:  # broken EXIF: keep the pixels as stored
-        pass
+    with _open(path) as opened:  # closes the file of multi-frame images too
+        return _to_rgb(opened, path)
+
+
+def _to_rgb(image: Image.Image, path: Path) -> np.ndarray:
+    if image.mode in _ALPHA_MODES or "transparency" in image.info:
+        warnings.warn(
+            f"{path}: the image has an alpha channel (mode {image.mode}); it is ignored "
+            "and only the colour channels are used",
+            UserWarning,
+            stacklevel=3,  # the caller of read_image
+        )
+    image = _exif_transpose(image)
     mode = image.mode
-    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        gray = _to_uint8(np.asarray(image))
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        gray = _gray_to_uint8(image)
         return np.repeat(gray[..., None], 3, axis=2)
-    if mode != "RGB":
-        image = image.convert("RGB")
-    array = np.asarray(image)
+    try:
+        if mode != "RGB":
+            image = image.convert("RGB")
+        array = np.asarray(image)
+    except (OSError, ValueError) as error:
+        raise InputError(f"{path}: cannot convert mode {mode!r} to RGB ({error})") from None
     if array.ndim != 3 or array.shape[2] != 3:
         raise InputError(f"{path}: could not convert mode {mode!r} to RGB")
     return np.ascontiguousarray(array)
@@ -101,25 +166,39 @@ def read_alpha(path: str | os.PathLike[str]) -> np.ndarray:
 
     Args:
         path: a single-channel 8-bit or 16-bit image (PNG, TIFF, JPEG). A file
-            with identical colour channels (a gray matte saved as RGB) is
-            accepted; one with differing channels is an error.
+            with identical colour channels (a gray matte saved as RGB or as a
+            gray palette) is accepted; one with differing channels is an error.
+            An EXIF orientation tag in the matte file is applied, as
+            :func:`read_image` does for photos.
 
     Returns:
-        ``float32`` array of shape ``(H, W)`` in [0, 1].
+        ``float32`` array of shape ``(H, W)`` in [0, 1] (8-bit files divided by
+        255, 16-bit by 65535, float files clipped).
+
+    Raises:
+        InputError: unreadable file (as :func:`read_image`), colour matte,
+            NaN values, or an unsupported mode; the message names the file.
     """
     path = Path(path)
-    image = _open(path)
+    with _open(path) as opened:  # closes the file of multi-frame images too
+        return _to_alpha(_exif_transpose(opened), path)
+
+
+def _to_alpha(image: Image.Image, path: Path) -> np.ndarray:
     mode = image.mode
-    if mode in ("I;16", "I;16B", "I;16L", "I"):
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
         array = np.asarray(image).astype(np.float32)
         return np.clip(array / 65535.0, 0.0, 1.0)
     if mode == "F":
-        return np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0)
-    if mode in ("L", "P", "1"):
+        array = np.asarray(image, dtype=np.float32)
+        if np.isnan(array).any():
+            raise InputError(f"{path}: alpha matte contains NaN values")
+        return np.clip(array, 0.0, 1.0)
+    if mode in ("L", "1"):
         return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
     if mode == "LA":
         return np.asarray(image.getchannel(0), dtype=np.float32) / 255.0
-    if mode in ("RGB", "RGBA"):
+    if mode in ("RGB", "RGBA", "P", "PA"):
         rgb = np.asarray(image.convert("RGB"))
         if not (np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2])):
             raise InputError(
@@ -134,13 +213,19 @@ def write_alpha(path: str | os.PathLike[str], alpha: np.ndarray, bits: int = 8) 
     """Write an alpha matte atomically as a grayscale PNG.
 
     Args:
-        path: target file (``.png``).
+        path: target file (``.png``; the format is PNG whatever the suffix).
         alpha: ``(H, W)`` float array in [0, 1] (values outside are clipped).
         bits: 8 (default) or 16.
+
+    Raises:
+        InputError: wrong shape, NaN values or bit depth.
+        OutputError: the file cannot be written; nothing is left at ``path``.
     """
     alpha = np.asarray(alpha, dtype=np.float32)
     if alpha.ndim != 2:
         raise InputError(f"alpha must be (H, W), got shape {alpha.shape}")
+    if np.isnan(alpha).any():
+        raise InputError(f"{path}: alpha contains NaN values; refusing to write it")
     if bits == 8:
         image = Image.fromarray(np.clip(np.rint(alpha * 255.0), 0, 255).astype(np.uint8))
     elif bits == 16:
@@ -148,26 +233,43 @@ def write_alpha(path: str | os.PathLike[str], alpha: np.ndarray, bits: int = 8) 
         image = Image.fromarray(data)  # uint16 (H, W) -> mode "I;16"
     else:
         raise InputError(f"alpha bit depth must be 8 or 16, got {bits}")
-    with atomic_write(path) as tmp:
-        image.save(tmp, format="PNG")
+    _save(image, path, "PNG", {})
 
 
 def write_image(path: str | os.PathLike[str], image: np.ndarray, quality: int = 95) -> None:
     """Write an RGB ``(H, W, 3)`` or RGBA ``(H, W, 4)`` ``uint8`` image atomically.
 
-    The format follows the suffix (PNG for cutouts with alpha; JPEG allowed
-    for RGB only).
+    The format follows the suffix: ``.png``, ``.webp``, ``.tif``/``.tiff``
+    (RGB or RGBA), ``.jpg``/``.jpeg``, ``.bmp`` (RGB only). ``quality``
+    (1..100) applies to JPEG and WebP.
+
+    Raises:
+        InputError: wrong dtype or shape, or RGBA to a format without alpha.
+        OutputError: unknown suffix, or the file cannot be written; nothing is
+            left at ``path`` on failure.
     """
     image = np.asarray(image)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] not in (3, 4):
         raise InputError(f"image must be uint8 (H, W, 3|4), got {image.dtype} {image.shape}")
-    mode = "RGB" if image.shape[2] == 3 else "RGBA"
     suffix = Path(path).suffix.lower()
-    pil = Image.fromarray(image)
-    with atomic_write(path) as tmp:
-        if suffix in (".jpg", ".jpeg"):
-            if mode == "RGBA":
-                raise InputError(f"{path}: JPEG cannot store transparency; use .png")
-            pil.save(tmp, format="JPEG", quality=quality)
-        else:
-            pil.save(tmp, format="PNG")
+    fmt = _WRITE_FORMATS.get(suffix)
+    if fmt is None:
+        known = ", ".join(sorted(_WRITE_FORMATS))
+        raise OutputError(f"{path}: unknown image suffix {suffix!r}; use one of {known}")
+    if image.shape[2] == 4 and fmt in _NO_ALPHA_FORMATS:
+        raise InputError(f"{path}: {fmt} cannot store transparency; use .png")
+    options: dict[str, object] = {}
+    if fmt in ("JPEG", "WEBP"):
+        options["quality"] = int(quality)
+    _save(Image.fromarray(image), path, fmt, options)
+
+
+def _save(image: Image.Image, path: str | os.PathLike[str], fmt: str, options: dict[str, object]) -> None:
+    try:
+        with atomic_write(path) as tmp:
+            image.save(tmp, format=fmt, **options)
+    except OSError as error:
+        raise OutputError(
+            f"{path}: cannot write ({error.strerror or error}); check that the folder "
+            "is writable and the disk has space"
+        ) from None

@@ -1,0 +1,514 @@
+"""Verified downloads and imports of weights into the cache.
+
+Only the standard library talks to the network (``urllib``). A download:
+
+1. streams into a private ``.part`` file in the cache folder, hashing as it
+   goes, with a tqdm progress bar;
+2. gets past Google Drive's large-file confirmation page (:mod:`gfm.hub.gdrive`);
+3. survives dropped connections: it retries a few times, resuming with an
+   HTTP ``Range`` request where the server supports it, else restarting;
+4. unpacks a zip archive that holds the model file (one member, written under
+   the entry's own file name: member paths are never used, so no traversal);
+5. checks the SHA-256 (declared, or recorded at first download) and the size,
+   runs the optional ``validate_checkpoint`` hook, and only then renames the
+   file into place. A bad file is deleted; nothing partial ever has the final
+   name.
+
+URLs can be redirected for mirrors and tests: the ``url`` argument, or a
+``base_url`` / ``$GFM_WEIGHTS_BASE_URL`` under which files are served by their
+cache file name (``BASE/gfm_r34_tt.pth``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import http.cookiejar
+import logging
+import os
+import re
+import shutil
+import socket
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import zipfile
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+from gfm.errors import CheckpointError, InputError, OutputError, WeightsNotFoundError
+from gfm.hub.cache import (
+    cache_file,
+    expected_hash,
+    mismatch_message,
+    record_verified,
+    weights_dir,
+    weights_path,
+)
+from gfm.hub.gdrive import confirm_url, page_title
+from gfm.hub.registry import WeightsEntry, get_weights
+
+logger = logging.getLogger(__name__)
+
+ValidateCheckpoint = Callable[[Path], None]
+"""A hook that raises if the file at the path is not a usable checkpoint."""
+
+ENV_BASE_URL = "GFM_WEIGHTS_BASE_URL"
+MAX_DOWNLOAD_BYTES = 8 << 30  # the largest release (r101) is about 2 GB
+_CHUNK = 1 << 20
+_MAX_PAGE_BYTES = 2 << 20  # an interstitial page is a few KB
+_MAX_INTERSTITIALS = 3
+_RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+_RETRY_WAIT_S = 1.0  # doubled at each retry, at most 10 s
+_MODEL_SUFFIXES = (".pth", ".pt", ".ckpt", ".pth.tar")
+_SPACE_MARGIN = 64 << 20
+
+
+class _TransferError(Exception):
+    """A URL could not deliver the file (network, HTTP status, web page)."""
+
+
+# ------------------------------------------------------------------- public
+
+
+def resolve_urls(entry: WeightsEntry, url: str | None = None, base_url: str | None = None) -> list[str]:
+    """The URLs a download of ``entry`` tries, in order.
+
+    ``url`` wins; then ``base_url`` or ``$GFM_WEIGHTS_BASE_URL`` (the file
+    name is appended); then the entry's own URLs.
+    """
+    if url:
+        return [url]
+    base = base_url or os.environ.get(ENV_BASE_URL)
+    if base:
+        return [base.rstrip("/") + "/" + urllib.parse.quote(entry.file_name)]
+    return list(entry.urls)
+
+
+def download_weights(
+    name: str,
+    *,
+    force: bool = False,
+    progress: bool = True,
+    url: str | None = None,
+    base_url: str | None = None,
+    validate_checkpoint: ValidateCheckpoint | None = None,
+    retries: int = 3,
+    timeout: float = 30.0,
+) -> Path:
+    """Download the weights called ``name`` into the cache, verified.
+
+    Args:
+        name: a registry name (``gfm weights list``).
+        force: download again even if the file is cached.
+        progress: show a progress bar on stderr.
+        url: fetch from this URL instead of the registry's.
+        base_url: fetch ``base_url/<file name>`` (default ``$GFM_WEIGHTS_BASE_URL``).
+        validate_checkpoint: called with the finished temporary file before it
+            is moved into place; raise to reject it (hook for the model loader).
+        retries: extra attempts after a dropped connection or a 5xx/429 answer.
+        timeout: seconds without data before a connection counts as dropped.
+
+    Returns:
+        The cached model file (``$GFM_HOME/weights/<file name>``).
+
+    Raises:
+        WeightsNotFoundError: no URL delivered the file (offline, HTTP error,
+            quota page); the message says how to import it by hand.
+        CheckpointError: the file's hash or size is wrong (it is deleted), the
+            archive is ambiguous, or the validation hook rejected it.
+        OutputError: the cache folder cannot be written or is full.
+    """
+    entry = get_weights(name)
+    final = cache_file(entry)
+    if final.is_file() and not force:
+        return weights_path(name)
+    folder = weights_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"cannot create the weights cache {folder} ({error}); set GFM_HOME to a writable folder") from None
+    failures: list[str] = []
+    for candidate in resolve_urls(entry, url, base_url):
+        if urllib.parse.urlsplit(candidate).scheme not in ("http", "https"):
+            failures.append(f"{candidate}: only http(s) URLs are supported")
+            continue
+        try:
+            part = _new_part_file(folder, entry.file_name)
+        except OSError as error:
+            raise OutputError(f"cannot write in the weights cache {folder} ({error}); set GFM_HOME to a writable folder") from None
+        try:
+            digest, size = _fetch(candidate, part, label=entry.file_name, progress=progress, retries=retries, timeout=timeout)
+            logger.info("downloaded %s (%d bytes, sha256 %s) from %s", entry.file_name, size, digest, candidate)
+            return _install(entry, part, source_label=candidate, validate=validate_checkpoint, part_sha256=digest)
+        except _TransferError as error:
+            failures.append(f"{candidate}: {error}")
+        except OSError as error:  # network errors are handled in _fetch: this is the local disk
+            raise OutputError(f"cannot write {part} ({error}); check the disk space and permissions of {folder}") from None
+        finally:
+            part.unlink(missing_ok=True)
+    raise WeightsNotFoundError(
+        f"could not download weights {entry.name!r} ({entry.file_name}): {'; '.join(failures)}. "
+        f"Nothing was written to {final}. Without internet access here, fetch {entry.url} "
+        f"elsewhere (unzip it if it is a .zip) and register the file with "
+        f"`gfm weights import FILE --name {entry.name}`"
+    )
+
+
+def import_weights(
+    path: str | os.PathLike[str],
+    name: str,
+    *,
+    force: bool = False,
+    validate_checkpoint: ValidateCheckpoint | None = None,
+) -> Path:
+    """Copy a model file obtained elsewhere into the cache, verified.
+
+    Args:
+        path: the model file, or a zip archive holding it (as Google Drive
+            serves some releases).
+        name: the registry name it is for.
+        force: accept a file whose hash differs from the one *recorded* at an
+            earlier download or import, and record the new hash. A hash
+            declared in the registry is always enforced.
+        validate_checkpoint: as for :func:`download_weights`.
+
+    Returns:
+        The cached model file. The source file is left untouched.
+
+    Raises:
+        InputError: ``path`` is not a file.
+        CheckpointError: wrong hash or size, ambiguous archive, rejected by
+            the validation hook; nothing is installed.
+        OutputError: the cache cannot be written.
+    """
+    entry = get_weights(name)
+    source = Path(path).expanduser()
+    if not source.is_file():
+        raise InputError(f"{source}: no such file to import as weights {entry.name!r}")
+    return _install(
+        entry,
+        source,
+        source_label=f"import:{source.resolve()}",
+        validate=validate_checkpoint,
+        trust_new_hash=force,
+    )
+
+
+# ------------------------------------------------------------ installation
+
+
+def _new_part_file(folder: Path, file_name: str) -> Path:
+    import tempfile
+
+    fd, name = tempfile.mkstemp(dir=folder, prefix=f".{file_name}.", suffix=".part")
+    os.close(fd)
+    return Path(name)
+
+
+def _install(
+    entry: WeightsEntry,
+    source: Path,
+    *,
+    source_label: str,
+    validate: ValidateCheckpoint | None,
+    part_sha256: str | None = None,
+    trust_new_hash: bool = False,
+) -> Path:
+    """Put ``source`` (a model file or a zip holding one) into the cache, verified.
+
+    ``part_sha256`` marks ``source`` as our own download part file, already
+    hashed: it is renamed rather than copied.
+    """
+    from gfm.io.atomic import atomic_write
+
+    final = cache_file(entry)
+    expected, origin = expected_hash(entry)
+    member = _model_member(source, entry)
+    try:
+        with atomic_write(final, fsync=True) as tmp:
+            if member is not None:
+                digest, size = _extract(source, member, tmp)
+            elif part_sha256 is not None:
+                os.replace(source, tmp)
+                digest, size = part_sha256, tmp.stat().st_size
+            else:
+                digest, size = _copy(source, tmp)
+            if entry.size_bytes is not None and size != entry.size_bytes:
+                raise CheckpointError(
+                    f"weights {entry.name!r} from {source_label}: expected {entry.size_bytes} bytes, "
+                    f"got {size}; the file was deleted"
+                )
+            if expected is not None and digest != expected and not (trust_new_hash and entry.sha256 is None):
+                hint = (
+                    f" If the file changed upstream and you trust it, run "
+                    f"`gfm weights import FILE --name {entry.name} --force`"
+                    if entry.sha256 is None
+                    else ""
+                )
+                raise CheckpointError(
+                    mismatch_message(entry, Path(source_label), expected, origin, digest)
+                    + f"; the file was deleted and nothing was installed.{hint}"
+                )
+            if validate is not None:
+                _run_validator(validate, tmp, entry, source_label)
+    except OSError as error:
+        raise OutputError(f"cannot write {final} ({error}); check the disk space and permissions of {final.parent}") from None
+    record_verified(entry, digest, final, source=source_label)
+    return final
+
+
+def _model_member(path: Path, entry: WeightsEntry) -> zipfile.ZipInfo | None:
+    """The model file inside a zip wrapper, or None if ``path`` is the model itself.
+
+    A PyTorch checkpoint is itself a zip (``archive/data.pkl``, ...), without
+    members named like model files, so it is taken as the model.
+    """
+    if not zipfile.is_zipfile(path):
+        return None
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return None
+    models = [
+        info
+        for info in infos
+        if not info.is_dir()
+        and not info.filename.startswith("__MACOSX/")
+        and not Path(info.filename).name.startswith("._")
+        and Path(info.filename).name.lower().endswith(_MODEL_SUFFIXES)
+    ]
+    if not models:
+        return None
+    exact = [info for info in models if Path(info.filename).name == entry.file_name]
+    if len(exact) == 1:
+        return exact[0]
+    if len(models) == 1:
+        return models[0]
+    names = ", ".join(info.filename for info in models)
+    raise CheckpointError(
+        f"{path}: the zip archive holds {len(models)} model files ({names}); expected one, "
+        f"or one named {entry.file_name}. Extract the right one and run "
+        f"`gfm weights import FILE --name {entry.name}`"
+    )
+
+
+def _extract(path: Path, info: zipfile.ZipInfo, target: Path) -> tuple[str, int]:
+    if info.flag_bits & 0x1:
+        raise CheckpointError(f"{path}: the archive member {info.filename} is encrypted")
+    if info.file_size > MAX_DOWNLOAD_BYTES:
+        raise CheckpointError(f"{path}: the archive member {info.filename} claims {info.file_size} bytes; refusing")
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open(info) as src, open(target, "wb") as out:
+            while chunk := src.read(_CHUNK):
+                size += len(chunk)
+                if size > info.file_size:
+                    raise CheckpointError(f"{path}: the archive member {info.filename} is larger than it claims")
+                out.write(chunk)
+                digest.update(chunk)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as error:
+        raise CheckpointError(f"{path}: cannot extract {info.filename} from the zip archive ({error})") from None
+    return digest.hexdigest(), size
+
+
+def _copy(source: Path, target: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        src = open(source, "rb")
+    except OSError as error:
+        raise InputError(f"{source}: cannot read ({error})") from None
+    with src, open(target, "wb") as out:
+        while chunk := src.read(_CHUNK):
+            out.write(chunk)
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def _run_validator(validate: ValidateCheckpoint, tmp: Path, entry: WeightsEntry, source_label: str) -> None:
+    try:
+        validate(tmp)
+    except Exception as error:  # any rejection: report it against the source, install nothing
+        raise CheckpointError(
+            f"{source_label}: not usable as weights {entry.name!r} ({entry.variant}): {error}; nothing was installed"
+        ) from error
+
+
+# ------------------------------------------------------------------ network
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, urllib.error.URLError) and not isinstance(error, urllib.error.HTTPError):
+        return str(error.reason)
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+def _is_permanent(error: BaseException) -> bool:
+    """Errors that retrying will not fix: unknown host (offline, no DNS)."""
+    reason = error.reason if isinstance(error, urllib.error.URLError) else error
+    return isinstance(reason, socket.gaierror)
+
+
+def _wait(failures: int, label: str, reason: str, retries: int) -> None:
+    delay = min(_RETRY_WAIT_S * 2 ** (failures - 1), 10.0)
+    logger.warning("%s: %s; retry %d of %d in %.1f s", label, reason, failures, retries, delay)
+    if delay > 0:
+        time.sleep(delay)
+
+
+def _content_range(response: http.client.HTTPResponse) -> tuple[int, int | None] | None:
+    """``(first byte, total or None)`` from a 206's Content-Range header."""
+    match = re.match(r"bytes\s+(\d+)-(\d+)/(\d+|\*)", response.headers.get("Content-Range", ""))
+    if match is None:
+        return None
+    total = None if match.group(3) == "*" else int(match.group(3))
+    return int(match.group(1)), total
+
+
+def _content_length(response: http.client.HTTPResponse) -> int | None:
+    value = response.headers.get("Content-Length")
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _check_space(folder: Path, needed: int) -> None:
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return
+    if free < needed + _SPACE_MARGIN:
+        raise OutputError(
+            f"not enough disk space in {folder}: the download needs {needed / 1e6:.0f} MB, "
+            f"{free / 1e6:.0f} MB are free; free some space or set GFM_HOME elsewhere"
+        )
+
+
+def _fetch(url: str, part: Path, *, label: str, progress: bool, retries: int, timeout: float) -> tuple[str, int]:
+    """Stream ``url`` into ``part``; return ``(sha256, size)``.
+
+    Retries up to ``retries`` times after a failed request or a dropped
+    transfer, resuming with ``Range`` when the server accepts it. Raises
+    :class:`_TransferError` when the URL cannot deliver.
+    """
+    from tqdm import tqdm
+
+    from gfm import __version__
+
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    current = url
+    digest = hashlib.sha256()
+    received = 0
+    total: int | None = None
+    failures = 0
+    pages = 0
+    with open(part, "wb") as out, tqdm(
+        desc=label, unit="B", unit_scale=True, unit_divisor=1024, disable=not progress, dynamic_ncols=True
+    ) as bar:
+
+        def restart() -> None:
+            nonlocal digest, received
+            out.seek(0)
+            out.truncate()
+            digest = hashlib.sha256()
+            received = 0
+            bar.reset()
+
+        while True:
+            headers = {"User-Agent": f"gfm/{__version__} (weights download; python urllib)"}
+            if received:
+                headers["Range"] = f"bytes={received}-"
+            try:
+                response = opener.open(urllib.request.Request(current, headers=headers), timeout=timeout)
+            except urllib.error.HTTPError as error:
+                error.close()
+                if error.code == 416 and total is not None and received == total:
+                    break  # we already have every byte
+                if error.code in _RETRY_STATUS and failures < retries:
+                    failures += 1
+                    _wait(failures, label, f"HTTP {error.code}", retries)
+                    continue
+                raise _TransferError(f"HTTP {error.code} {error.reason}") from None
+            except (OSError, http.client.HTTPException) as error:  # URLError is an OSError
+                if failures < retries and not _is_permanent(error):
+                    failures += 1
+                    _wait(failures, label, _reason(error), retries)
+                    continue
+                raise _TransferError(_reason(error)) from None
+
+            dropped: BaseException | None = None
+            with response:
+                if response.headers.get_content_type() == "text/html":
+                    page = response.read(_MAX_PAGE_BYTES)
+                    next_url = confirm_url(page, response.geturl(), jar)
+                    if next_url is None or pages >= _MAX_INTERSTITIALS:
+                        title = page_title(page) or "untitled"
+                        raise _TransferError(
+                            f"the server sent a web page ({title!r}) instead of the file; Google Drive "
+                            "does this when the file's download quota is exceeded or it is not shared"
+                        )
+                    pages += 1
+                    current = next_url
+                    if received:
+                        restart()
+                    continue
+                span = _content_range(response) if response.status == 206 else None
+                if response.status == 206 and (span is None or span[0] != received):
+                    # Partial content from the wrong offset: never splice it in.
+                    if failures >= retries:
+                        raise _TransferError("the server answered the range request with the wrong bytes")
+                    failures += 1
+                    restart()
+                    continue
+                if received and span is None:
+                    restart()  # the server ignored the Range: start over
+                length = _content_length(response)
+                if span is not None and span[1] is not None:
+                    total = span[1]
+                elif length is not None:
+                    total = received + length
+                else:
+                    total = None
+                if total is not None:
+                    if total > MAX_DOWNLOAD_BYTES:
+                        raise _TransferError(f"the file is {total} bytes, over the {MAX_DOWNLOAD_BYTES}-byte limit")
+                    _check_space(part.parent, total - received)
+                    bar.total = total
+                    bar.refresh()
+                resumable = span is not None or response.headers.get("Accept-Ranges", "").lower() == "bytes"
+                while True:
+                    try:
+                        chunk = response.read1(_CHUNK)  # what has arrived: a stall keeps the bytes so far
+                    except (OSError, http.client.HTTPException) as error:
+                        dropped = error
+                        break
+                    if not chunk:
+                        break
+                    out.write(chunk)  # a write error (disk full) is not a network error: it propagates
+                    digest.update(chunk)
+                    received += len(chunk)
+                    bar.update(len(chunk))
+                    if received > MAX_DOWNLOAD_BYTES:
+                        raise _TransferError(f"more than {MAX_DOWNLOAD_BYTES} bytes received; refusing")
+
+            if dropped is None and (total is None or received == total):
+                break
+            if total is not None and received > total:
+                raise _TransferError(f"the server sent {received} bytes but announced {total}")
+            reason = _reason(dropped) if dropped is not None else f"connection closed after {received} of {total} bytes"
+            if failures >= retries:
+                raise _TransferError(f"transfer interrupted ({reason}); gave up after {retries} retries")
+            failures += 1
+            if not resumable:
+                restart()
+            _wait(failures, label, f"{reason}; {'resuming' if resumable else 'restarting'}", retries)
+        out.flush()
+    return digest.hexdigest(), received

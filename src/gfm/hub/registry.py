@@ -1,0 +1,288 @@
+"""Released GFM weights, declared as data.
+
+Each :class:`WeightsEntry` says what a checkpoint is (backbone, RoSTa, the
+input normalisation it expects, training set, licence) and where it comes
+from (URLs, file name, size and SHA-256 when known). The registry refuses
+duplicate names and duplicate file names, so every entry owns one cache file.
+
+The seven checkpoints released with the paper (github.com/JizhiziLi/GFM,
+README "GFM" table and ``core/README.md`` "Pretrained Models") are registered
+at import. Their sizes and hashes are not published: :mod:`gfm.hub.cache`
+records the SHA-256 at first download or import and checks it afterwards.
+
+Example::
+
+    from gfm.hub import get_weights, list_weights
+    entry = get_weights("gfm-r34-tt")
+    entry.backbone, entry.rosta, entry.normalization.kind   # 'r34', 'TT', 'raw255'
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+
+from gfm.errors import ConfigError
+
+BACKBONES: tuple[str, ...] = ("r34", "r34_2b", "d121", "r101")
+ROSTAS: tuple[str, ...] = ("TT", "FT", "BT", "RIM")
+
+
+@dataclass(frozen=True)
+class InputNormalization:
+    """How an RGB image becomes the network's input tensor.
+
+    With ``rgb`` the image as floats in [0, 1] (``uint8 / 255``), the input is
+    ``(rgb * scale - mean) / std`` per channel; ``mean=None`` means 0 and
+    ``std=None`` means 1.
+
+    Attributes:
+        kind: a short name: ``"raw255"`` (0..255, no mean or std: what every
+            released GFM checkpoint takes) or ``"imagenet"`` (torchvision's
+            mean and std on [0, 1] values).
+        scale: multiplier applied to [0, 1] values first.
+        mean: per-channel RGB mean subtracted after scaling, or None.
+        std: per-channel RGB divisor applied last, or None.
+    """
+
+    kind: str
+    scale: float
+    mean: tuple[float, float, float] | None = None
+    std: tuple[float, float, float] | None = None
+
+    def __post_init__(self) -> None:
+        for label, value in (("mean", self.mean), ("std", self.std)):
+            if value is not None and len(value) != 3:
+                raise ConfigError(f"normalization {self.kind!r}: {label} needs 3 RGB values, got {value!r}")
+        if self.std is not None and any(s <= 0 for s in self.std):
+            raise ConfigError(f"normalization {self.kind!r}: std must be positive, got {self.std!r}")
+        if self.scale <= 0:
+            raise ConfigError(f"normalization {self.kind!r}: scale must be positive, got {self.scale}")
+
+
+RAW_255 = InputNormalization(kind="raw255", scale=255.0)
+"""Raw 0..255 RGB, not normalised: the released checkpoints' input."""
+
+IMAGENET = InputNormalization(
+    kind="imagenet", scale=1.0, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)
+)
+"""torchvision's ImageNet statistics on [0, 1] RGB (for weights we train ourselves)."""
+
+
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+_FILE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class WeightsEntry:
+    """One downloadable checkpoint.
+
+    Attributes:
+        name: registry key, lower case (``"gfm-r34-tt"``).
+        backbone: one of :data:`BACKBONES`.
+        rosta: one of :data:`ROSTAS`.
+        normalization: the input the weights expect (:data:`RAW_255` for every
+            released checkpoint).
+        licence: SPDX-style licence of the weights (``"MIT"``).
+        source: where the weights come from (paper and repository).
+        urls: download URLs, tried in order (http or https).
+        file_name: the model file's name in the cache (no folders). When a URL
+            serves a zip archive, this is the member extracted from it.
+        size_bytes: size of the model file, or None when not published.
+        sha256: lower-case hex SHA-256 of the model file, or None when not
+            published (then the hash seen at first download is recorded and
+            enforced afterwards).
+        training_set: the data the weights were trained on.
+        notes: anything else a user should know.
+        paper_metrics: ``(metric, value)`` pairs the paper reports for this
+            variant (not measured on the released file by us).
+    """
+
+    name: str
+    backbone: str
+    rosta: str
+    normalization: InputNormalization
+    licence: str
+    source: str
+    urls: tuple[str, ...]
+    file_name: str
+    size_bytes: int | None
+    sha256: str | None
+    training_set: str
+    notes: str = ""
+    paper_metrics: tuple[tuple[str, float], ...] = ()
+
+    def __post_init__(self) -> None:
+        where = f"weights entry {self.name!r}"
+        if not _NAME_RE.match(self.name):
+            raise ConfigError(f"{where}: the name must be lower-case letters, digits, '-', '_' or '.'")
+        if self.backbone not in BACKBONES:
+            raise ConfigError(f"{where}: unknown backbone {self.backbone!r}; expected one of {', '.join(BACKBONES)}")
+        if self.rosta not in ROSTAS:
+            raise ConfigError(f"{where}: unknown RoSTa {self.rosta!r}; expected one of {', '.join(ROSTAS)}")
+        if isinstance(self.urls, str) or not self.urls:
+            raise ConfigError(f"{where}: urls must be a non-empty tuple of URLs")
+        for url in self.urls:
+            if not url.startswith(("https://", "http://")):
+                raise ConfigError(f"{where}: only http(s) URLs are allowed, got {url!r}")
+        # The file name becomes a path in the cache: no folders, no '..'.
+        if not _FILE_RE.match(self.file_name) or ".." in self.file_name:
+            raise ConfigError(f"{where}: file_name must be a plain file name, got {self.file_name!r}")
+        if self.sha256 is not None and not _SHA256_RE.match(self.sha256):
+            raise ConfigError(f"{where}: sha256 must be 64 lower-case hex digits, got {self.sha256!r}")
+        if self.size_bytes is not None and self.size_bytes <= 0:
+            raise ConfigError(f"{where}: size_bytes must be positive or None, got {self.size_bytes}")
+
+    @property
+    def variant(self) -> str:
+        """``"backbone-RoSTa"``, e.g. ``"r34-TT"``."""
+        return f"{self.backbone}-{self.rosta}"
+
+    @property
+    def url(self) -> str:
+        """The first (preferred) download URL."""
+        return self.urls[0]
+
+
+_REGISTRY: dict[str, WeightsEntry] = {}
+
+
+def register_weights(entry: WeightsEntry) -> WeightsEntry:
+    """Add ``entry`` to the registry.
+
+    Raises:
+        ConfigError: an entry of the same name, or one that uses the same
+            cache file name, is already registered.
+    """
+    if entry.name in _REGISTRY:
+        raise ConfigError(f"weights {entry.name!r} are already registered; pick another name")
+    for other in _REGISTRY.values():
+        if other.file_name == entry.file_name:
+            raise ConfigError(
+                f"weights {entry.name!r}: file name {entry.file_name!r} is already used by {other.name!r}"
+            )
+    _REGISTRY[entry.name] = entry
+    return entry
+
+
+def unregister_weights(name: str) -> None:
+    """Remove an entry (for tests and plug-ins that register temporary weights)."""
+    _REGISTRY.pop(name, None)
+
+
+def list_weights() -> list[WeightsEntry]:
+    """Every registered entry, in registration order."""
+    return list(_REGISTRY.values())
+
+
+def get_weights(name: str) -> WeightsEntry:
+    """The entry called ``name``.
+
+    Raises:
+        ConfigError: unknown name; the message lists close matches and every
+            known name.
+    """
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        pass
+    close = difflib.get_close_matches(name.lower(), list(_REGISTRY), n=2)
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    raise ConfigError(
+        f"unknown weights {name!r}.{hint} Known: {', '.join(_REGISTRY)} (see `gfm weights list`)"
+    )
+
+
+# --------------------------------------------------------------- the releases
+
+DEFAULT_WEIGHTS = "gfm-r34-tt"
+"""The weights used when none are named: ResNet-34, TT (the paper's main
+configuration; ``gfm-r34_2b-tt`` is more accurate but about 2.3x the parameters
+and far slower, its first stages running at full resolution)."""
+
+_PAPER = (
+    "Li, Zhang, Maybank, Tao, 'Bridging Composite and Real: Towards End-to-end Deep "
+    "Image Matting', IJCV 2022; released by the authors at github.com/JizhiziLi/GFM"
+)
+_AM2K_ORI = "AM-2k ORI-Track (1,800 real animal photos with alpha mattes, AM-2k train split)"
+_DRIVE_NOTE = (
+    "Google Drive serves it (large-file confirmation page; the README says to unzip the "
+    "download: a zip holding the .pth is unpacked automatically). Also on Baidu Wangpan ({baidu})."
+)
+
+
+def _drive(file_id: str) -> tuple[str, ...]:
+    return (f"https://drive.google.com/uc?export=download&id={file_id}",)
+
+
+def _release(
+    backbone: str,
+    rosta: str,
+    drive_id: str,
+    baidu: str,
+    notes: str = "",
+    paper_metrics: tuple[tuple[str, float], ...] = (),
+) -> WeightsEntry:
+    return WeightsEntry(
+        name=f"gfm-{backbone}-{rosta.lower()}",
+        backbone=backbone,
+        rosta=rosta,
+        normalization=RAW_255,
+        licence="MIT",
+        source=_PAPER,
+        urls=_drive(drive_id),
+        file_name=f"gfm_{backbone}_{rosta.lower()}.pth",
+        size_bytes=None,
+        sha256=None,
+        training_set=_AM2K_ORI,
+        notes=" ".join(part for part in (notes, _DRIVE_NOTE.format(baidu=baidu)) if part),
+        paper_metrics=paper_metrics,
+    )
+
+
+_RELEASES = (
+    _release(
+        "r34", "TT", "1AdtoIdYTLsjXfVe_a50tin0cFwZMSz93", "https://pan.baidu.com/s/14TfNWeDGzXm4w91eHWu28w pw svcv",
+        notes="GFM(r)-TT: ResNet-34 encoder, glance trimap + focus alpha. The paper's main ResNet-34 model.",
+        paper_metrics=(("AM-2k ORI SAD", 10.89),),
+    ),
+    _release(
+        "r34", "FT", "1heWT3fodV5so--tG6hoytB11OHBfhd1_", "https://pan.baidu.com/s/1GmaXfiWbK09X4zhsRgooBg pw jfli",
+        notes="GFM(r)-FT: glance foreground mask + focus residual, fused as clamp(glance + focus, max 1).",
+    ),
+    _release(
+        "r34", "BT", "1vRWJtD8liZjb7GbNnmJCuO_xN4-bj-2l", "https://pan.baidu.com/s/1oaT5R8GnMW-zbbCwie1SlA pw 80k8",
+        notes="GFM(r)-BT: glance background mask + focus residual, fused as clamp(glance - focus, min 0).",
+    ),
+    _release(
+        "r34_2b", "TT", "1Y8dgOprcPWdUgHUPSdue0lkFAUVvW10Q", "https://pan.baidu.com/s/1yfRGgI9QFUW9jb878AXHTg pw 34hf",
+        notes=(
+            "GFM(r2b)-TT: ResNet-34 with a stride-1 3x3 first stage and two extra 512-channel "
+            "stages (the paper's 'r2b' ablation, better on every metric than r34 but about "
+            "125M parameters). The authors' README sample cut-outs use it with the hybrid test."
+        ),
+    ),
+    _release(
+        "d121", "TT", "1knbK5uU8AitE5OFpul9FXaQm47pZO0N8", "https://pan.baidu.com/s/1AzuMphkNtt5-fJh-VqPnCA pw l6bd",
+        notes="GFM(d)-TT: DenseNet-121 encoder.",
+        paper_metrics=(("AM-2k ORI SAD", 10.26),),
+    ),
+    _release(
+        "r101", "TT", "1oQMOfVkuxLujgFEQReWJM95chPlQBTiM", "https://pan.baidu.com/s/1aKUEB1MYIDbt-8iOHq67zQ pw 7p8j",
+        notes="GFM(r')-TT in the README, GFM(r-dagger) in the paper: ResNet-101 encoder (about 495M parameters).",
+    ),
+    _release(
+        "d121", "RIM", "1aMY5tJQ79IB-0NJ9WzcTu6ZOQTowiFWv", "https://pan.baidu.com/s/1V-YjxUsyzUsTRO8m6JoR_Q pw mrf7",
+        notes=(
+            "GFM(d)-RIM: DenseNet-121 with TT, FT and BT heads merged by the RoSTa Integration "
+            "Module (paper Sect. 5.5.3). Listed in the README's pretrained-model table after the "
+            "AM-2k ORI-Track models; its training track is not stated separately."
+        ),
+    ),
+)
+
+for _entry in _RELEASES:
+    register_weights(_entry)
+del _entry
