@@ -8,9 +8,40 @@ from typing import Any
 
 import pytest
 
+import gfm
+import gfm.cli.weights
 from gfm.cli.main import main
 
 PAYLOAD = os.urandom(50_000)
+
+
+@pytest.fixture(autouse=True)
+def _accept_any_payload(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests move random bytes around; the checkpoint check has its own test below."""
+    if "real_validation" not in request.keywords:
+        monkeypatch.setattr(gfm.cli.weights, "_validator", lambda name: (lambda path: None))
+
+
+@pytest.mark.real_validation
+def test_import_checks_the_checkpoint(tmp_path: Path, gfm_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`gfm weights import` installs a file only if it loads strictly into the entry's variant."""
+    import torch
+
+    garbage = tmp_path / "garbage.pth"
+    garbage.write_bytes(PAYLOAD)
+    assert main(["weights", "import", str(garbage), "--name", "gfm-r34-tt"]) == 2
+    assert "nothing was installed" in capsys.readouterr().err
+    assert not (gfm_home / "weights" / "gfm_r34_tt.pth").exists()
+
+    wrong = tmp_path / "d121.pth"  # a valid checkpoint, of another variant
+    gfm.save_checkpoint(gfm.create_model("d121", "TT"), wrong)
+    assert main(["weights", "import", str(wrong), "--name", "gfm-r34-tt"]) == 2
+    assert "this is a d121-TT checkpoint" in capsys.readouterr().err
+
+    good = tmp_path / "r34_tt.pth"
+    torch.save(gfm.create_model("r34", "TT").state_dict(), good)
+    assert main(["weights", "import", str(good), "--name", "gfm-r34-tt"]) == 0
+    assert (gfm_home / "weights" / "gfm_r34_tt.pth").is_file()
 
 
 def test_list_path_import_path(tmp_path: Path, gfm_home: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from gfm.models.normalization import Normalization
+
 from gfm.errors import CheckpointError, ConfigError, WeightsNotFoundError
 from gfm.hub import (
     DEFAULT_WEIGHTS,
     IMAGENET,
     RAW_255,
-    InputNormalization,
     get_weights,
     gfm_home,
     list_weights,
@@ -50,19 +51,19 @@ def test_the_seven_releases() -> None:
         entry = entries[name]
         assert (entry.backbone, entry.rosta, entry.file_name) == (backbone, rosta, file_name)
         assert entry.url == f"https://drive.google.com/uc?export=download&id={drive_id}"
-        assert entry.normalization == RAW_255 and entry.normalization.kind == "raw255"
+        assert entry.normalization == RAW_255 and entry.normalization.name == "raw255"
         assert entry.licence == "MIT" and "AM-2k" in entry.training_set and "JizhiziLi/GFM" in entry.source
         assert entry.sha256 is None and entry.size_bytes is None  # not published: recorded at first download
     assert get_weights(DEFAULT_WEIGHTS).variant == "r34-TT"
 
 
 def test_normalisations_are_explicit() -> None:
-    assert (RAW_255.scale, RAW_255.mean, RAW_255.std) == (255.0, None, None)
-    assert IMAGENET.scale == 1.0 and IMAGENET.mean == (0.485, 0.456, 0.406)
+    assert (RAW_255.mean, RAW_255.std) == ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
+    assert IMAGENET.mean == (123.675, 116.28, 103.53)  # torchvision's statistics on 0..255 values
     with pytest.raises(ConfigError, match="3 RGB"):
-        InputNormalization("odd", 1.0, mean=(0.5, 0.5))  # type: ignore[arg-type]
+        Normalization("odd", (0.5, 0.5), (1.0, 1.0, 1.0))  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="positive"):
-        InputNormalization("odd", 1.0, mean=(0.5,) * 3, std=(0.0, 1.0, 1.0))
+        Normalization("odd", (0.5,) * 3, (0.0, 1.0, 1.0))
 
 
 def test_entries_are_frozen_and_validated() -> None:

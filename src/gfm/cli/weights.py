@@ -87,9 +87,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     path.set_defaults(func=_run_path)
 
 
-# The lead wires the real checkpoint check here (e.g. a strict load with
-# gfm.load_weights); None installs files after the hash check alone.
-VALIDATE_CHECKPOINT = None
+def _validator(name: str):  # -> Callable[[Path], None]
+    """A strict load of the file into the entry's network: every parameter assigned."""
+
+    def validate(path) -> None:  # noqa: ANN001
+        from gfm.hub import get_weights
+        from gfm.models.checkpoint import load_weights
+        from gfm.models.registry import create_model
+
+        entry = get_weights(name)
+        load_weights(create_model(entry.backbone, entry.rosta), path, rosta=entry.rosta)
+
+    return validate
 
 
 def _size(num_bytes: int) -> str:
@@ -133,7 +142,7 @@ def _run_download(args: argparse.Namespace) -> int:
             force=args.force,
             progress=not args.quiet and sys.stderr.isatty(),
             url=args.url,
-            validate_checkpoint=VALIDATE_CHECKPOINT,
+            validate_checkpoint=_validator(name),
         )
         print(path)
     return 0
@@ -142,7 +151,7 @@ def _run_download(args: argparse.Namespace) -> int:
 def _run_import(args: argparse.Namespace) -> int:
     from gfm.hub import import_weights
 
-    print(import_weights(args.file, args.name, force=args.force, validate_checkpoint=VALIDATE_CHECKPOINT))
+    print(import_weights(args.file, args.name, force=args.force, validate_checkpoint=_validator(args.name)))
     return 0
 
 

@@ -14,7 +14,7 @@ Example::
 
     from gfm.hub import get_weights, list_weights
     entry = get_weights("gfm-r34-tt")
-    entry.backbone, entry.rosta, entry.normalization.kind   # 'r34', 'TT', 'raw255'
+    entry.backbone, entry.rosta, entry.normalization.name   # 'r34', 'TT', 'raw255'
 """
 
 from __future__ import annotations
@@ -24,50 +24,12 @@ import re
 from dataclasses import dataclass
 
 from gfm.errors import ConfigError
+from gfm.models.normalization import IMAGENET, RAW_255, Normalization
 
 BACKBONES: tuple[str, ...] = ("r34", "r34_2b", "d121", "r101")
 ROSTAS: tuple[str, ...] = ("TT", "FT", "BT", "RIM")
 
 
-@dataclass(frozen=True)
-class InputNormalization:
-    """How an RGB image becomes the network's input tensor.
-
-    With ``rgb`` the image as floats in [0, 1] (``uint8 / 255``), the input is
-    ``(rgb * scale - mean) / std`` per channel; ``mean=None`` means 0 and
-    ``std=None`` means 1.
-
-    Attributes:
-        kind: a short name: ``"raw255"`` (0..255, no mean or std: what every
-            released GFM checkpoint takes) or ``"imagenet"`` (torchvision's
-            mean and std on [0, 1] values).
-        scale: multiplier applied to [0, 1] values first.
-        mean: per-channel RGB mean subtracted after scaling, or None.
-        std: per-channel RGB divisor applied last, or None.
-    """
-
-    kind: str
-    scale: float
-    mean: tuple[float, float, float] | None = None
-    std: tuple[float, float, float] | None = None
-
-    def __post_init__(self) -> None:
-        for label, value in (("mean", self.mean), ("std", self.std)):
-            if value is not None and len(value) != 3:
-                raise ConfigError(f"normalization {self.kind!r}: {label} needs 3 RGB values, got {value!r}")
-        if self.std is not None and any(s <= 0 for s in self.std):
-            raise ConfigError(f"normalization {self.kind!r}: std must be positive, got {self.std!r}")
-        if self.scale <= 0:
-            raise ConfigError(f"normalization {self.kind!r}: scale must be positive, got {self.scale}")
-
-
-RAW_255 = InputNormalization(kind="raw255", scale=255.0)
-"""Raw 0..255 RGB, not normalised: the released checkpoints' input."""
-
-IMAGENET = InputNormalization(
-    kind="imagenet", scale=1.0, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)
-)
-"""torchvision's ImageNet statistics on [0, 1] RGB (for weights we train ourselves)."""
 
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
@@ -103,7 +65,7 @@ class WeightsEntry:
     name: str
     backbone: str
     rosta: str
-    normalization: InputNormalization
+    normalization: Normalization
     licence: str
     source: str
     urls: tuple[str, ...]

@@ -62,12 +62,14 @@ def _torch_load(fileobj: str | os.PathLike[str] | io.BytesIO, label: str) -> Any
     try:
         return torch.load(fileobj, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        if "weights only" in str(error).lower() or "weights_only" in str(error):
+        if "global" in str(error).lower():  # a class or function reference: code, not data
             raise CheckpointError(
                 f"{label}: holds pickled Python objects besides tensors, which gfm refuses to load "
                 "(unpickling them could run code); save a plain state_dict instead"
             ) from None
-        raise CheckpointError(f"{label}: not a PyTorch checkpoint ({error})") from None
+        raise CheckpointError(
+            f"{label}: not a PyTorch checkpoint (unreadable pickle data); the file is corrupt or of another kind"
+        ) from None
     except Exception as error:  # torch raises many kinds on garbage: EOFError, IndexError, RuntimeError ...
         raise CheckpointError(
             f"{label}: cannot read the checkpoint ({str(error).splitlines()[0][:160]}); "

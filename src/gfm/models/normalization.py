@@ -8,9 +8,12 @@ standard deviation applied to 0..255 RGB values.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+from gfm.errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -21,8 +24,16 @@ class Normalization:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
 
+    def __post_init__(self) -> None:
+        if len(self.mean) != 3 or len(self.std) != 3:
+            raise ConfigError(f"normalization {self.name!r}: mean and std need 3 RGB values each")
+        if any(s <= 0 for s in self.std):
+            raise ConfigError(f"normalization {self.name!r}: std must be positive, got {self.std!r}")
+
     def apply(self, rgb255: torch.Tensor) -> torch.Tensor:
         """``(B, 3, H, W)`` RGB in 0..255 -> network input (new tensor unless identity)."""
+        import torch
+
         if self.mean == (0.0, 0.0, 0.0) and self.std == (1.0, 1.0, 1.0):
             return rgb255
         mean = torch.tensor(self.mean, dtype=rgb255.dtype, device=rgb255.device).view(1, 3, 1, 1)
