@@ -89,7 +89,7 @@ def _parse_outputs(text: str) -> list[str]:
     kinds = [k.strip() for k in text.split(",") if k.strip()]
     unknown = [k for k in kinds if k not in OUTPUT_KINDS]
     if unknown or not kinds:
-        raise InputError(f"unknown --outputs {', '.join(unknown) or text!r}; choose among {', '.join(OUTPUT_KINDS)}")
+        raise InputError(f"unknown --outputs {', '.join(unknown) or repr(text)}; choose among {', '.join(OUTPUT_KINDS)}")
     return list(dict.fromkeys(kinds))
 
 

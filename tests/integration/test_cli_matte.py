@@ -1,0 +1,158 @@
+"""`gfm matte` end to end on real photos (examples/, AM-2k demo images)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import gfm
+from gfm.cli.main import main
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("weights")
+    return {r: gfm.save_checkpoint(gfm.create_model("tiny", r), folder / f"tiny_{r.lower()}.pth") for r in ("TT", "FT", "BT", "RIM")}
+
+
+@pytest.fixture
+def photos(tmp_path: Path) -> Path:
+    folder = tmp_path / "photos"
+    (folder / "sub").mkdir(parents=True)
+    shutil.copy(EXAMPLES / "sample2.jpg", folder / "sample2.jpg")
+    shutil.copy(EXAMPLES / "sample6.jpg", folder / "sub" / "sample6.jpg")
+    return folder
+
+
+def _size(path: Path) -> tuple[int, int]:
+    with Image.open(path) as image:
+        return image.size
+
+
+def test_default_outputs_alpha_and_cutout(tmp_path: Path, photos: Path, tiny_checkpoints: dict[str, Path]) -> None:
+    out = tmp_path / "out"
+    code = main(["matte", str(photos / "sample2.jpg"), "--out", str(out), "--model", str(tiny_checkpoints["TT"]), "-q"])
+    assert code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["sample2_alpha.png", "sample2_cutout.png"]
+    with Image.open(photos / "sample2.jpg") as source, Image.open(out / "sample2_alpha.png") as alpha, Image.open(out / "sample2_cutout.png") as cut:
+        assert alpha.size == cut.size == source.size
+        assert alpha.mode == "L" and cut.mode == "RGBA"
+        # the cutout's transparency is the alpha matte
+        np.testing.assert_array_equal(np.asarray(cut)[..., 3], np.asarray(alpha))
+
+
+@pytest.mark.parametrize("strategy", ["hybrid", "single", "resize"])
+def test_every_output_and_strategy(tmp_path: Path, photos: Path, tiny_checkpoints: dict[str, Path], strategy: str) -> None:
+    out = tmp_path / "out"
+    args = ["matte", str(photos), "-r", "--out", str(out), "--model", str(tiny_checkpoints["TT"]), "--strategy", strategy]
+    args += ["--outputs", "alpha,cutout,foreground,composite,trimap,preview", "--foreground", "none", "--background", "#00b140", "-q"]
+    assert main(args) == 0
+    names = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    kinds = ["alpha.png", "composite.png", "cutout.png", "foreground.png", "preview.jpg", "trimap.png"]
+    assert names == [f"sample2_{k}" for k in kinds] + [f"sub/sample6_{k}" for k in kinds]
+    size = _size(photos / "sub" / "sample6.jpg")
+    for kind in ("alpha.png", "composite.png", "cutout.png", "foreground.png", "trimap.png"):
+        assert _size(out / "sub" / f"sample6_{kind}") == size
+    trimap = np.asarray(Image.open(out / "sample2_trimap.png"))
+    assert set(np.unique(trimap)) <= {0, 128, 255}
+    # composite = alpha * F + (1 - alpha) * green, with F = the photo for --foreground none
+    alpha = np.asarray(Image.open(out / "sample2_alpha.png")).astype(np.float32)[..., None] / 255
+    photo = np.asarray(Image.open(photos / "sample2.jpg")).astype(np.float32)
+    expected = alpha * photo + (1 - alpha) * np.array([0, 177, 64], np.float32)
+    assert np.abs(np.asarray(Image.open(out / "sample2_composite.png")).astype(np.float32) - expected).max() <= 1.0
+    width, height = _size(photos / "sample2.jpg")
+    preview_width, preview_height = _size(out / "sample2_preview.jpg")
+    assert preview_width == pytest.approx(3 * width * preview_height / height, abs=3)  # three panels side by side
+
+
+def test_estimated_foreground_and_background_image(tmp_path: Path, photos: Path, tiny_checkpoints: dict[str, Path]) -> None:
+    out = tmp_path / "out"
+    background = EXAMPLES / "sample10.jpg"
+    args = ["matte", str(photos / "sample2.jpg"), "--out", str(out), "--model", str(tiny_checkpoints["FT"])]
+    assert main(args + ["--outputs", "foreground,composite", "--background", str(background), "-q"]) == 0
+    foreground = np.asarray(Image.open(out / "sample2_foreground.png"))
+    assert foreground.shape[:2] == np.asarray(Image.open(photos / "sample2.jpg")).shape[:2]
+
+
+def test_ensemble_rim_and_16_bit(tmp_path: Path, photos: Path, tiny_checkpoints: dict[str, Path]) -> None:
+    out = tmp_path / "out"
+    models = [arg for r in ("TT", "FT", "BT") for arg in ("--model", str(tiny_checkpoints[r]))]
+    assert main(["matte", str(photos / "sample2.jpg"), "--out", str(out), "--strategy", "ensemble", *models, "--outputs", "alpha", "-q"]) == 0
+    assert main(["matte", str(photos / "sample2.jpg"), "--out", str(out / "rim"), "--model", str(tiny_checkpoints["RIM"]), "--outputs", "alpha", "--alpha-bits", "16", "-q"]) == 0
+    with Image.open(out / "rim" / "sample2_alpha.png") as alpha:
+        assert alpha.mode == "I;16"
+
+
+def test_globs_exif_and_tiny_images(tmp_path: Path, photos: Path, tiny_checkpoints: dict[str, Path]) -> None:
+    rotated = tmp_path / "in" / "rotated.jpg"
+    rotated.parent.mkdir()
+    with Image.open(photos / "sample2.jpg") as image:
+        exif = image.getexif()
+        exif[0x0112] = 6  # stored landscape, displayed rotated 90 degrees
+        image.save(rotated, exif=exif)
+        stored = image.size
+    Image.new("RGB", (1, 1), (200, 10, 10)).save(tmp_path / "in" / "dot.png")
+    out = tmp_path / "out"
+    assert main(["matte", str(tmp_path / "in" / "*.*"), "--out", str(out), "--model", str(tiny_checkpoints["TT"]), "--outputs", "alpha", "-q"]) == 0
+    assert _size(out / "rotated_alpha.png") == (stored[1], stored[0])  # the displayed orientation
+    assert _size(out / "dot_alpha.png") == (1, 1)
+
+
+def test_bad_files_do_not_stop_the_batch(tmp_path: Path, photos: Path, tiny_checkpoints: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    (photos / "empty.jpg").write_bytes(b"")
+    (photos / "notes.png").write_text("not an image")
+    data = (photos / "sample2.jpg").read_bytes()
+    (photos / "truncated.jpg").write_bytes(data[: len(data) // 3])
+    out = tmp_path / "out"
+    code = main(["matte", str(photos), "--out", str(out), "--model", str(tiny_checkpoints["TT"]), "--foreground", "none", "-q"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "1 matted, 0 skipped, 3 failed" in err
+    for name in ("empty.jpg", "notes.png", "truncated.jpg"):
+        assert f"failed: {photos / name}" in err
+    assert sorted(p.name for p in out.iterdir()) == ["sample2_alpha.png", "sample2_cutout.png"]  # nothing partial
+
+
+def test_existing_outputs(tmp_path: Path, photos: Path, tiny_checkpoints: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    base = ["matte", str(photos / "sample2.jpg"), "--out", str(out), "--model", str(tiny_checkpoints["TT"]), "--outputs", "alpha", "-q"]
+    assert main(base) == 0
+    before = (out / "sample2_alpha.png").stat().st_mtime_ns
+    assert main(base) == 1
+    assert "already exists; pass --overwrite or --skip-existing" in capsys.readouterr().err
+    assert main(base + ["--skip-existing"]) == 0
+    assert "0 matted, 1 skipped" in capsys.readouterr().err
+    assert (out / "sample2_alpha.png").stat().st_mtime_ns == before
+    assert main(base + ["--overwrite"]) == 0
+
+
+def test_unwritable_output_and_missing_inputs(tmp_path: Path, photos: Path, tiny_checkpoints: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    assert main(["matte", str(photos / "sample2.jpg"), "--out", str(blocker / "out"), "--model", str(tiny_checkpoints["TT"])]) == 2
+    assert "cannot write outputs there" in capsys.readouterr().err
+    assert main(["matte", str(tmp_path / "nothing*.jpg"), "--out", str(tmp_path / "o"), "--model", str(tiny_checkpoints["TT"]), "-q"]) == 1
+    assert "no such file, folder or matching pattern" in capsys.readouterr().err
+
+
+def test_missing_weights_say_how_to_get_them(tmp_path: Path, photos: Path, gfm_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["matte", str(photos / "sample2.jpg"), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "gfm_r34_tt.pth" in err
+    assert "https://drive.google.com/" in err and "1AdtoIdYTLsjXfVe_a50tin0cFwZMSz93" in err
+    assert "gfm weights import FILE --name gfm-r34-tt" in err
+    assert not (tmp_path / "out" / "sample2_alpha.png").exists()
+
+
+def test_bad_options(tmp_path: Path, photos: Path, tiny_checkpoints: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["matte", str(photos / "sample2.jpg"), "--out", str(tmp_path / "out"), "--model", str(tiny_checkpoints["TT"])]
+    assert main(base + ["--outputs", "alpha,mask"]) == 2
+    assert "unknown --outputs mask" in capsys.readouterr().err
+    assert main(base + ["--background", "not-a-colour"]) == 2
+    assert "cannot read colour" in capsys.readouterr().err
