@@ -46,6 +46,26 @@ def collaborative_matting(glance_logits: torch.Tensor, focus: torch.Tensor, rost
     raise ValueError(f"unknown RoSTa {rosta!r}; expected TT, FT or BT")
 
 
+def soft_collaborative_matting(glance_logits: torch.Tensor, focus: torch.Tensor, rosta: str) -> torch.Tensor:
+    """Differentiable collaborative matting for training.
+
+    The argmax of :func:`collaborative_matting` passes no gradient to the
+    glance decoder; here the classes are weighted by their softmax
+    probabilities (the expected fused alpha), so matting errors in the fused
+    output reach both decoders. Equal to the hard rule when the glance is certain.
+
+    Args and returns as :func:`collaborative_matting`.
+    """
+    probs = torch.softmax(glance_logits, dim=1).to(focus.dtype)
+    if rosta == "TT":
+        return probs[:, 2:3] + probs[:, 1:2] * focus
+    if rosta == "FT":
+        return (probs[:, 1:2] + focus).clamp(max=1.0)
+    if rosta == "BT":
+        return (probs[:, 1:2] - focus).clamp(min=0.0)
+    raise ValueError(f"unknown RoSTa {rosta!r}; expected TT, FT or BT")
+
+
 class SqueezeExcitation(nn.Module):
     """Channel attention: global average pool, two linear layers, sigmoid gate."""
 

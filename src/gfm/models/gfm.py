@@ -12,7 +12,7 @@ from gfm.errors import InputError
 from gfm.models.decoders import DecoderLayout, FocusDecoder, GlanceDecoder
 from gfm.models.decoders.glance import PPMMode
 from gfm.models.encoders import Encoder
-from gfm.models.fusion import ROSTA_CLASSES, RoStaIntegration, collaborative_matting
+from gfm.models.fusion import ROSTA_CLASSES, RoStaIntegration, collaborative_matting, soft_collaborative_matting
 
 ROSTAS = ("TT", "FT", "BT", "RIM")
 
@@ -144,16 +144,22 @@ class GFM(nn.Module):
             return {h: torch.sigmoid(out[:, -1:]) for h, out in self.decoder(features).items()}
         return self.focus(features)
 
-    def fuse(self, glance: dict[str, torch.Tensor], focus: dict[str, torch.Tensor]) -> GFMOutput:
-        """Collaborative matting of each head, then RIM when the model has it."""
-        per_head = {h: GFMOutput(glance[h], focus[h], collaborative_matting(glance[h], focus[h], h)) for h in self.heads}
+    def fuse(self, glance: dict[str, torch.Tensor], focus: dict[str, torch.Tensor], soft: bool = False) -> GFMOutput:
+        """Collaborative matting of each head, then RIM when the model has it.
+
+        ``soft=True`` uses :func:`~gfm.models.fusion.soft_collaborative_matting`
+        (differentiable in both decoders, for training) instead of the argmax rule.
+        """
+        rule = soft_collaborative_matting if soft else collaborative_matting
+        per_head = {h: GFMOutput(glance[h], focus[h], rule(glance[h], focus[h], h)) for h in self.heads}
         if self.rim is None:
             return per_head[self.heads[0]]
         raw = self.rim(torch.cat([per_head[h].fusion for h in self.heads], 1))
         tt = per_head["TT"]
         return GFMOutput(tt.glance_logits, tt.focus, raw.clamp(0.0, 1.0), fusion_raw=raw, rosta=per_head)
 
-    def forward(self, x: torch.Tensor) -> GFMOutput:
+    def forward(self, x: torch.Tensor, soft_fusion: bool = False) -> GFMOutput:
+        """Encode, glance, focus, fuse. ``soft_fusion`` for training (see :meth:`fuse`)."""
         features = self.encode(x)
         if self.config.single_decoder:
             outputs = self.decoder(features)
@@ -162,4 +168,4 @@ class GFM(nn.Module):
         else:
             glance = self.glance(features)
             focus = self.focus(features)
-        return self.fuse(glance, focus)
+        return self.fuse(glance, focus, soft=soft_fusion)

@@ -1,0 +1,171 @@
+"""End-to-end matting speed and memory: file in, alpha and cutout files out.
+
+    python benchmarks/matte.py                 # 1620x1080 hybrid, ours vs the released pipeline's steps
+    python benchmarks/matte.py --memory        # peak memory of a 12-megapixel photo (separate process)
+    python benchmarks/matte.py --throughput    # folder throughput (images/s) at 1 and 2 threads
+
+The network has random weights of the r34-TT variant: the computation (and
+so the time) is the same as with the released checkpoint. The "released
+pipeline" baseline re-enacts the steps of the released test code with our
+network (skimage resizes to a multiple of 32, the whole network run at 1/2
+and at 1/3, skimage resizes back, image x alpha cutout); the released code
+itself is not part of this repository. It needs scikit-image
+(``pip install scikit-image``) and is skipped without it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+import gfm
+from gfm.inference import Predictor
+from gfm.inference.batch import MatteJob, write_outputs
+from gfm.io import read_image
+
+EXAMPLE = Path(__file__).parents[1] / "examples" / "sample6.jpg"
+
+
+def make_photo(folder: Path, width: int, height: int, name: str = "photo.jpg") -> Path:
+    """A real photo (examples/sample6.jpg) resized to ``width x height``."""
+    image = cv2.imread(str(EXAMPLE))
+    path = folder / name
+    cv2.imwrite(str(path), cv2.resize(image, (width, height), interpolation=cv2.INTER_CUBIC), [cv2.IMWRITE_JPEG_QUALITY, 95])
+    return path
+
+
+def ours_once(predictor: Predictor, photo: Path, out: Path, foreground: str) -> None:
+    image = read_image(photo)
+    result = predictor.predict(image)
+    write_outputs(MatteJob(photo, Path(photo.stem)), out, ["alpha", "cutout"], image, result.alpha, None, foreground, (255, 255, 255), 8)
+
+
+def released_once(model: gfm.GFM, photo: Path, out: Path) -> None:
+    from skimage.transform import resize
+
+    image = cv2.cvtColor(cv2.imread(str(photo)), cv2.COLOR_BGR2RGB)
+    h, w = image.shape[:2]
+    outputs = {}
+    for ratio in (2, 3):  # the whole network at 1/2 and at 1/3
+        rh, rw = h // ratio, w // ratio
+        new_h, new_w = rh - rh % 32, rw - rw % 32
+        scaled = resize(image, (new_h, new_w)) * 255.0
+        x = torch.from_numpy(scaled.astype(np.float32)).permute(2, 0, 1)[None]
+        with torch.no_grad():
+            result = model(x)
+        trimap = result.glance_logits.argmax(1)[0].numpy().astype(np.float64) * 127.5
+        outputs[ratio] = (resize(trimap, (h, w)) * 1.0, resize(result.focus[0, 0].numpy(), (h, w)))
+    glance = outputs[3][0]
+    focus = outputs[2][1]
+    weighted = np.ones_like(glance)
+    weighted[(glance == 255) | (glance == 0)] = 0
+    alpha = glance * (1 - weighted) / 255 + focus * weighted
+    cv2.imwrite(str(out / f"{photo.stem}_alpha.png"), (alpha * 255).astype(np.uint8))
+    cutout = np.dstack([image * alpha[..., None], alpha * 255]).astype(np.uint8)
+    cv2.imwrite(str(out / f"{photo.stem}_cutout.png"), cv2.cvtColor(cutout, cv2.COLOR_RGBA2BGRA))
+
+
+def timed(fn, repeats: int) -> float:
+    fn()  # warm-up (oneDNN primitives, numba JIT of pymatting)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def speed(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        photo = make_photo(folder, 1620, 1080)
+        out = folder / "out"
+        out.mkdir()
+        model = gfm.create_model("r34", "TT").eval()
+        predictor = Predictor(model, strategy="hybrid", device="cpu")
+        print(f"photo 1620x1080 (examples/sample6.jpg resized), r34-TT, threads={torch.get_num_threads()}, median of {args.repeats}")
+        for foreground in ("ml", "none"):
+            t = timed(lambda: ours_once(predictor, photo, out, foreground), args.repeats)
+            print(f"ours, hybrid, foreground={foreground:<4}: {t:.3f} s")
+        try:
+            import skimage  # noqa: F401
+        except ImportError:
+            print("released pipeline: skipped (pip install scikit-image to run it)")
+            return
+        t = timed(lambda: released_once(model, photo, out), args.repeats)
+        print(f"released pipeline's steps:          {t:.3f} s")
+
+
+def memory_child(side_w: int, side_h: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        photo = make_photo(Path(tmp), side_w, side_h)
+        predictor = Predictor(gfm.create_model("r34", "TT"), strategy="hybrid", device="cpu")
+        start = time.perf_counter()
+        ours_once(predictor, photo, Path(tmp), "ml")
+        elapsed = time.perf_counter() - start
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"peak_mb": peak_kb / 1024, "seconds": elapsed}))
+
+
+def memory(args: argparse.Namespace) -> None:
+    result = subprocess.run([sys.executable, __file__, "--memory-child", "4000", "3000"], capture_output=True, text=True, check=True)
+    data = json.loads(result.stdout.strip().splitlines()[-1])
+    print(f"12-megapixel photo (4000x3000), hybrid, alpha + ml cutout: peak RSS {data['peak_mb']:.0f} MB, {data['seconds']:.1f} s")
+
+
+def throughput(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "photos"
+        folder.mkdir()
+        for i in range(args.images):
+            make_photo(folder, 1620, 1080, f"photo{i}.jpg")
+        for threads in (1, 2):
+            out = Path(tmp) / f"out{threads}"
+            env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+            ckpt = Path(tmp) / "r34.pth"
+            if not ckpt.exists():
+                gfm.save_checkpoint(gfm.create_model("r34", "TT"), ckpt)
+            start = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-m", "gfm.cli.main", "matte", str(folder), "--out", str(out), "--model", str(ckpt), "--threads", str(threads), "-q"],
+                check=True,
+                env=env,
+            )
+            elapsed = time.perf_counter() - start
+            print(f"gfm matte, {args.images} photos 1620x1080, --threads {threads}: {args.images / elapsed:.2f} images/s (incl. start-up)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--memory", action="store_true")
+    parser.add_argument("--throughput", action="store_true")
+    parser.add_argument("--images", type=int, default=8)
+    parser.add_argument("--memory-child", nargs=2, type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        memory_child(*args.memory_child)
+        return
+    print(f"command: python {' '.join(sys.argv)}")
+    if args.memory:
+        memory(args)
+    elif args.throughput:
+        throughput(args)
+    else:
+        speed(args)
+
+
+if __name__ == "__main__":
+    main()
