@@ -92,7 +92,12 @@ def register(subparsers: Any) -> None:
 
 def _predictor(args: argparse.Namespace) -> Any:
     """HOOK(--model): return ``predict(image_rgb_uint8) -> float alpha`` when
-    ``--model`` is given, else ``None`` (evaluate the --pred folder)."""
+    ``--model`` is given, else ``None`` (evaluate the --pred folder).
+
+    For instance, with ``predictor = gfm.inference.Predictor(...)`` built from
+    the model options: ``return lambda image: predictor.predict(image).alpha``.
+    ``evaluate(..., save_predictions=DIR)`` can keep the predicted alphas.
+    """
     return None
 
 

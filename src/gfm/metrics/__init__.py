@@ -12,7 +12,7 @@
 from gfm.metrics.datasets import EvalDataset, EvalSample, discover_dataset, folder_dataset
 from gfm.metrics.evaluation import (
     EvaluationResult,
-    Predictor,
+    PredictFn,
     evaluate,
     find_predictions,
     load_alpha_exact,
@@ -41,7 +41,7 @@ __all__ = [
     "EvalDataset",
     "EvalSample",
     "EvaluationResult",
-    "Predictor",
+    "PredictFn",
     "conn",
     "discover_dataset",
     "evaluate",

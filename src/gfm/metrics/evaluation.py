@@ -56,7 +56,7 @@ __all__ = [
     "MARKDOWN_NAME",
     "TABLE_COLUMNS",
     "EvaluationResult",
-    "Predictor",
+    "PredictFn",
     "evaluate",
     "find_predictions",
     "load_alpha_exact",
@@ -64,7 +64,7 @@ __all__ = [
 ]
 
 #: ``predictor(image)``: ``uint8`` RGB ``(H, W, 3)`` -> float alpha ``(H, W)`` in [0, 1].
-Predictor = Callable[[np.ndarray], np.ndarray]
+PredictFn = Callable[[np.ndarray], np.ndarray]
 
 CSV_NAME = "per_image.csv"
 JSON_NAME = "summary.json"
@@ -330,7 +330,7 @@ def evaluate(
     out_dir: str | os.PathLike[str],
     *,
     predictions: str | os.PathLike[str] | None = None,
-    predictor: Predictor | None = None,
+    predictor: PredictFn | None = None,
     method: str | None = None,
     resume: bool = False,
     snap_trimaps: bool = False,
@@ -465,7 +465,7 @@ def evaluate(
 def _score(
     sample: EvalSample,
     prediction: Path | None,
-    predictor: Predictor | None,
+    predictor: PredictFn | None,
     snap_trimaps: bool,
     save_predictions: str | os.PathLike[str] | None,
 ) -> tuple[dict[str, float], str]:
