@@ -225,6 +225,21 @@ def test_evaluate_generated_trimaps_are_reported(tmp_path: Path) -> None:
     assert "trimaps generated from the ground truth" in result.markdown_path.read_text()
 
 
+def test_rows_before_a_failure_are_kept_for_resume(tmp_path: Path) -> None:
+    data, preds = _dataset_with_predictions(tmp_path, ["a", "b", "c"])
+    dataset = discover_dataset(data)
+    good_b = (preds / "b.png").read_bytes()
+    _save(preds / "b.png", np.zeros((H, W + 2), np.uint8))
+    with pytest.raises(InputError, match=r"b\.png"):
+        evaluate(dataset, tmp_path / "out", predictions=preds, progress=False)
+    with (tmp_path / "out" / "per_image.csv").open() as handle:
+        assert [row["name"] for row in csv.DictReader(handle)] == ["a"]
+    (preds / "b.png").write_bytes(good_b)
+    resumed = evaluate(dataset, tmp_path / "out", predictions=preds, resume=True, progress=False)
+    assert resumed.count == 3
+    assert resumed.per_image == evaluate(dataset, tmp_path / "out2", predictions=preds, progress=False).per_image
+
+
 def test_resume_keeps_rows_and_refuses_another_evaluation(tmp_path: Path) -> None:
     data, preds = _dataset_with_predictions(tmp_path, ["a", "b"])
     dataset = discover_dataset(data)

@@ -27,8 +27,8 @@ image NAME.jpg; 8-bit values are divided by 255, 16-bit by 65535. Without
 trimaps, they are generated from the ground truth (25x25 elliptical kernel)
 and the report says so.
 
-Writes OUT/per_image.csv (every metric of every image, updated after each
-image), OUT/summary.json (means, count, settings) and OUT/table.md (a row
+Writes OUT/per_image.csv (every metric of every image, kept up to date
+during the run and on interruption), OUT/summary.json (means, count, settings) and OUT/table.md (a row
 like the paper's Table 1). Without --resume an existing report in OUT is
 replaced.
 """
