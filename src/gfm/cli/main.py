@@ -21,6 +21,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "gfm.cli.weights",
     "gfm.cli.models",
     "gfm.cli.convert",
+    "gfm.cli.evaluate",
 )
 
 

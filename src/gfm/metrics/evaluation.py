@@ -1,0 +1,522 @@
+"""Evaluate predicted alphas against a dataset's ground truth.
+
+:func:`evaluate` scores every sample of an :class:`~gfm.metrics.datasets.EvalDataset`
+with :func:`gfm.metrics.evaluate_alpha`, taking the predictions either from a
+folder (``NAME.png`` or ``NAME_alpha.png``, matched by file stem) or from a
+``predictor(image_rgb_uint8) -> alpha`` callable, and writes to ``out_dir``:
+
+* ``per_image.csv``: one row an image, every metric at full precision,
+  rewritten atomically every few seconds and when the run stops (error or
+  Ctrl-C included), so an interrupted run can resume;
+* ``summary.json``: the mean of each metric (a per-image mean, as in the
+  paper), the image count and the settings;
+* ``table.md``: a Markdown row laid out like the paper's Table 1
+  (SAD, MSE, MAD, Grad, Conn, SAD-TRAN, SAD-FG, SAD-BG).
+
+Files are read as the released evaluation code read them: alphas become
+float64 ``value / 255`` (8-bit) or ``value / 65535`` (16-bit); a gray matte
+stored as RGB is accepted only if its channels are equal. Trimaps must hold
+only 0 / 128 / 255 unless ``snap_trimaps`` maps each value to the nearest of
+them. Missing trimaps are generated from the ground truth (25 x 25 elliptical
+kernel, see :func:`gfm.metrics.trimap_from_alpha`) and the reports say so.
+Any mismatch (sizes, missing predictions, bad values) raises
+:class:`~gfm.errors.InputError` naming the file; nothing is silently skipped.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gfm.errors import InputError
+from gfm.io import atomic_write, read_alpha, read_image, write_alpha
+from gfm.metrics.datasets import IMAGE_SUFFIXES, EvalDataset, EvalSample
+from gfm.metrics.matting import (
+    CONN_THRESHOLDS,
+    GRAD_SIGMA,
+    METRIC_NAMES,
+    TRIMAP_BG,
+    TRIMAP_FG,
+    TRIMAP_TRANSITION,
+    evaluate_alpha,
+)
+from gfm.metrics.trimap import DEFAULT_TRIMAP_KERNEL, trimap_from_alpha
+
+__all__ = [
+    "CSV_NAME",
+    "JSON_NAME",
+    "MARKDOWN_NAME",
+    "TABLE_COLUMNS",
+    "EvaluationResult",
+    "PredictFn",
+    "evaluate",
+    "find_predictions",
+    "load_alpha_exact",
+    "load_trimap",
+]
+
+#: ``predictor(image)``: ``uint8`` RGB ``(H, W, 3)`` -> float alpha ``(H, W)`` in [0, 1].
+PredictFn = Callable[[np.ndarray], np.ndarray]
+
+CSV_NAME = "per_image.csv"
+JSON_NAME = "summary.json"
+MARKDOWN_NAME = "table.md"
+
+#: Longest time between two rewrites of ``per_image.csv`` during a run.
+CSV_FLUSH_SECONDS = 5.0
+
+#: Columns of the paper's Table 1: (heading, metric key, decimals).
+TABLE_COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("SAD", "SAD", 2),
+    ("MSE", "MSE", 4),
+    ("MAD", "MAD", 4),
+    ("Grad", "GRAD", 2),
+    ("Conn", "CONN", 2),
+    ("SAD-TRAN", "SAD_TRAN", 2),
+    ("SAD-FG", "SAD_FG", 2),
+    ("SAD-BG", "SAD_BG", 2),
+)
+
+_ALPHA_SUFFIX = "_alpha"
+_CSV_FIELDS = ("name", *METRIC_NAMES, "prediction")
+_TRIMAP_VALUES = np.array([TRIMAP_BG, TRIMAP_TRANSITION, TRIMAP_FG])
+
+
+# --------------------------------------------------------------------------
+# reading files
+# --------------------------------------------------------------------------
+
+
+def load_alpha_exact(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read an alpha file as the float64 values the paper's numbers used.
+
+    8-bit files give ``value / 255`` and 16-bit files ``value / 65535``,
+    exactly in float64 (``gfm.io.read_alpha`` returns float32, whose rounding
+    moves pixels such as 153/255 across a connectivity threshold and changes
+    CONN by about 0.2 %). Floating-point files keep their values.
+
+    Returns:
+        ``float64`` ``(H, W)`` array in [0, 1].
+    """
+    alpha = read_alpha(path).astype(np.float64)
+    # 8-bit k/255 is (k*257)/65535: both integer depths sit on the 1/65535
+    # grid, where float32 rounding is far below half a step.
+    scaled = alpha * 65535.0
+    grid = np.rint(scaled)
+    if float(np.max(np.abs(scaled - grid))) < 0.01:
+        return grid / 65535.0
+    return alpha
+
+
+def load_trimap(path: str | os.PathLike[str], snap: bool = False) -> np.ndarray:
+    """Read a trimap: ``uint8`` ``(H, W)`` with values 0 / 128 / 255.
+
+    Args:
+        path: 8- or 16-bit grayscale file (an RGB file with equal channels
+            is accepted).
+        snap: map every value to the nearest of 0 / 128 / 255 (64 goes to
+            128) instead of refusing a file with other values (as left by
+            resizing a trimap with interpolation).
+
+    Raises:
+        InputError: values other than 0 / 128 / 255 and ``snap`` is False.
+    """
+    values = np.rint(read_alpha(path).astype(np.float64) * 255.0).astype(np.uint8)
+    counts = np.bincount(values.ravel(), minlength=256)
+    counts[_TRIMAP_VALUES] = 0
+    if not counts.any():
+        return values
+    if snap:
+        # nearest of 0/128/255; the tie at 64 goes to the transition
+        table = np.full(256, TRIMAP_TRANSITION, dtype=np.uint8)
+        table[:64] = TRIMAP_BG
+        table[192:] = TRIMAP_FG
+        return table[values]
+    bad = np.flatnonzero(counts)
+    shown = ", ".join(str(v) for v in bad[:8]) + (", ..." if bad.size > 8 else "")
+    raise InputError(
+        f"{path}: trimap has values other than 0/128/255 ({shown} in {int(counts.sum())} pixels), "
+        "probably from resizing with interpolation; fix the file (nearest-neighbour resize) or "
+        "pass snap_trimaps=True / --snap-trimaps to map each value to the nearest of 0/128/255"
+    )
+
+
+# --------------------------------------------------------------------------
+# predictions
+# --------------------------------------------------------------------------
+
+
+def find_predictions(
+    pred_dir: str | os.PathLike[str], names: list[str]
+) -> tuple[dict[str, Path], list[str], list[str]]:
+    """Match prediction files to sample names.
+
+    ``NAME.EXT`` and ``NAME_alpha.EXT`` both match sample ``NAME`` (EXT any of
+    :data:`~gfm.metrics.datasets.IMAGE_SUFFIXES`); two files for one name
+    are an error.
+
+    Returns:
+        ``(found, missing, unused)``: name -> file for the names with a
+        prediction, the names without one, and files matching no name.
+    """
+    folder = Path(pred_dir)
+    if not folder.is_dir():
+        raise InputError(f"{folder}: prediction folder not found")
+    wanted = set(names)
+    found: dict[str, Path] = {}
+    unused: list[str] = []
+    for path in sorted(folder.iterdir()):
+        if not path.is_file() or path.name.startswith(".") or path.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        stem = path.stem
+        if stem in wanted:
+            name = stem
+        elif stem.endswith(_ALPHA_SUFFIX) and stem[: -len(_ALPHA_SUFFIX)] in wanted:
+            name = stem[: -len(_ALPHA_SUFFIX)]
+        else:
+            unused.append(path.name)
+            continue
+        if name in found:
+            raise InputError(
+                f"{folder}: two predictions for {name!r} ({found[name].name}, {path.name}); keep one"
+            )
+        found[name] = path
+    missing = [name for name in names if name not in found]
+    return found, missing, unused
+
+
+# --------------------------------------------------------------------------
+# the runner
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class EvaluationResult:
+    """What :func:`evaluate` computed and wrote.
+
+    Attributes:
+        means: mean of each metric over the evaluated images (metrics that
+            are undefined for an image, e.g. MSE_TRAN without transition
+            pixels, are averaged over the others).
+        per_image: name -> metric -> value, every evaluated image.
+        count: number of evaluated images.
+        missing: sample names without a prediction (only with
+            ``allow_missing``).
+        undefined: metric -> number of images where it was ``nan``.
+        csv_path, json_path, markdown_path: the files written.
+    """
+
+    means: dict[str, float]
+    per_image: dict[str, dict[str, float]]
+    count: int
+    missing: list[str] = field(default_factory=list)
+    undefined: dict[str, int] = field(default_factory=dict)
+    csv_path: Path = Path()
+    json_path: Path = Path()
+    markdown_path: Path = Path()
+
+
+def _format_csv(rows: Mapping[str, dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=_CSV_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for name in sorted(rows):
+        row = rows[name]
+        values = {key: repr(float(row[key])) for key in METRIC_NAMES}  # repr: exact round trip
+        writer.writerow({"name": name, **values, "prediction": row["prediction"]})
+    return buffer.getvalue()
+
+
+def _write_text(path: Path, text: str) -> None:
+    with atomic_write(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def _read_csv(path: Path, names: set[str]) -> dict[str, dict[str, Any]]:
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            if tuple(reader.fieldnames or ()) != _CSV_FIELDS:
+                raise InputError(
+                    f"{path}: not a per-image table of gfm evaluate (columns {reader.fieldnames}); "
+                    "use another output folder or drop resume"
+                )
+            rows: dict[str, dict[str, Any]] = {}
+            for record in reader:
+                name = record["name"]
+                if name not in names:
+                    raise InputError(
+                        f"{path}: lists {name!r}, which is not in this dataset; it holds another "
+                        "evaluation: use another output folder or drop resume"
+                    )
+                rows[name] = {k: float(record[k]) for k in METRIC_NAMES}
+                rows[name]["prediction"] = record["prediction"]
+    except (ValueError, KeyError, csv.Error) as error:
+        raise InputError(f"{path}: unreadable per-image table ({error}); delete it or drop resume") from None
+    return rows
+
+
+def _check_resume(json_path: Path, settings: dict[str, Any]) -> None:
+    if not json_path.exists():
+        return
+    try:
+        previous = json.loads(json_path.read_text(encoding="utf-8"))["settings"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise InputError(f"{json_path}: unreadable summary; delete the output folder or drop resume") from None
+    for key in ("dataset", "predictions", "trimaps", "snap_trimaps"):
+        if previous.get(key) != settings[key]:
+            raise InputError(
+                f"{json_path}: the results there were computed with {key} = {previous.get(key)!r}, "
+                f"not {settings[key]!r}; use another output folder or drop resume"
+            )
+
+
+def _means(rows: Mapping[str, dict[str, Any]]) -> tuple[dict[str, float], dict[str, int]]:
+    means: dict[str, float] = {}
+    undefined: dict[str, int] = {}
+    for key in METRIC_NAMES:
+        values = np.array([rows[name][key] for name in rows], dtype=np.float64)
+        defined = values[~np.isnan(values)]
+        if defined.size < values.size:
+            undefined[key] = int(values.size - defined.size)
+        means[key] = float(np.mean(defined)) if defined.size else float("nan")
+    return means, undefined
+
+
+def _markdown(dataset: EvalDataset, method: str, means: dict[str, float], summary: dict[str, Any]) -> str:
+    def cell(key: str, decimals: int) -> str:
+        value = means[key]
+        return "n/a" if math.isnan(value) else f"{value:.{decimals}f}"
+
+    head = "| Dataset | Method | " + " | ".join(h for h, _, _ in TABLE_COLUMNS) + " |"
+    rule = "|---|---|" + "---:|" * len(TABLE_COLUMNS)
+    row = f"| {dataset.name} | {method} | " + " | ".join(cell(k, d) for _, k, d in TABLE_COLUMNS) + " |"
+    notes = [
+        f"Mean over {summary['count']} images of {dataset.name}; trimaps {summary['settings']['trimaps']}.",
+        "Metrics as in the released GFM evaluation (the paper's tables): SAD, SAD-TRAN, SAD-FG, "
+        "SAD-BG, Conn in thousands (sum / 1000); Grad = sum of squared gradient-magnitude "
+        "differences / 10; MSE, MAD per pixel.",
+    ]
+    if summary["missing_predictions"]:
+        notes.append(
+            f"{len(summary['missing_predictions'])} images had no prediction and are not included "
+            "(see summary.json)."
+        )
+    for key, count in summary["undefined"].items():
+        notes.append(f"{key} is undefined (no transition pixel) for {count} images, averaged over the rest.")
+    return "\n".join([head, rule, row, "", *notes]) + "\n"
+
+
+def _check_prediction(alpha: Any, shape: tuple[int, ...], where: str) -> np.ndarray:
+    if not isinstance(alpha, np.ndarray):
+        raise InputError(f"{where}: the predictor returned {type(alpha).__name__}, not a numpy array")
+    if alpha.shape != shape:
+        raise InputError(f"{where}: the predictor returned shape {alpha.shape}, expected {shape} (the image's)")
+    if alpha.dtype.kind != "f":
+        raise InputError(f"{where}: the predictor returned dtype {alpha.dtype}; it must return float alpha in [0, 1]")
+    low, high = float(np.min(alpha)), float(np.max(alpha))
+    if not (0.0 <= low and high <= 1.0):
+        raise InputError(f"{where}: the predictor returned values in [{low:g}, {high:g}], outside [0, 1]")
+    return alpha.astype(np.float64)
+
+
+def evaluate(
+    dataset: EvalDataset,
+    out_dir: str | os.PathLike[str],
+    *,
+    predictions: str | os.PathLike[str] | None = None,
+    predictor: PredictFn | None = None,
+    method: str | None = None,
+    resume: bool = False,
+    snap_trimaps: bool = False,
+    allow_missing: bool = False,
+    save_predictions: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+) -> EvaluationResult:
+    """Score predictions of every sample of ``dataset`` and write the reports.
+
+    Args:
+        dataset: from :func:`~gfm.metrics.datasets.discover_dataset` or
+            :func:`~gfm.metrics.datasets.folder_dataset`.
+        out_dir: folder for ``per_image.csv``, ``summary.json``, ``table.md``.
+        predictions: folder of predicted alphas (``NAME.png`` or
+            ``NAME_alpha.png``; 8/16-bit like the ground truth). Exactly one
+            of ``predictions`` and ``predictor``.
+        predictor: ``predictor(image)`` with ``image`` ``uint8`` RGB
+            ``(H, W, 3)`` (EXIF orientation applied) returning a float alpha
+            ``(H, W)`` in [0, 1] at the image's size; metrics use its float
+            values as returned.
+        method: the method name of the table row (default: the prediction
+            folder's name, or ``"predictor"``).
+        resume: keep the rows already in ``out_dir/per_image.csv`` (same
+            dataset and prediction source required) and score the rest.
+            Without it an existing report in ``out_dir`` is replaced.
+        snap_trimaps: map trimap values other than 0/128/255 to the nearest
+            of them instead of raising.
+        allow_missing: score the samples that have a prediction and list the
+            others in the reports, instead of raising.
+        save_predictions: with ``predictor``, also write each alpha as an
+            8-bit PNG ``NAME.png`` into this folder.
+        progress: show a tqdm progress bar.
+
+    Raises:
+        InputError: missing or mismatched files, bad values.
+    """
+    from tqdm import tqdm
+
+    if (predictions is None) == (predictor is None):
+        raise InputError("pass exactly one of predictions (a folder) and predictor (a callable)")
+    if save_predictions is not None and predictor is None:
+        raise InputError("save_predictions needs a predictor; the predictions are already files")
+    out = Path(out_dir)
+    names = [sample.name for sample in dataset.samples]
+
+    found: dict[str, Path] = {}
+    missing: list[str] = []
+    unused: list[str] = []
+    if predictions is not None:
+        found, missing, unused = find_predictions(predictions, names)
+        if missing and not allow_missing:
+            raise InputError(
+                f"{predictions}: no prediction for {len(missing)} of {len(names)} images: "
+                + ", ".join(missing[:10])
+                + (", ..." if len(missing) > 10 else "")
+                + " (expected NAME.png or NAME_alpha.png); add them, or allow missing predictions "
+                "(--allow-missing) to score the rest"
+            )
+        if not found:
+            raise InputError(f"{predictions}: no prediction matches any of the {len(names)} images")
+        source = str(Path(predictions).resolve())
+        method = method or Path(predictions).resolve().name
+    else:
+        source = f"callable:{getattr(predictor, '__qualname__', type(predictor).__name__)}"
+        method = method or "predictor"
+
+    trimap_note = (
+        "provided by the dataset"
+        if dataset.trimaps_provided
+        else f"generated from the ground truth ({DEFAULT_TRIMAP_KERNEL}x{DEFAULT_TRIMAP_KERNEL} "
+        "elliptical kernel: dilate alpha > 0, erode alpha == 1)"
+    )
+    settings: dict[str, Any] = {
+        "dataset": {"name": dataset.name, **dataset.source},
+        "predictions": source,
+        "trimaps": trimap_note,
+        "snap_trimaps": snap_trimaps,
+        "alpha_conversion": "8-bit / 255, 16-bit / 65535, float64",
+        "conn_thresholds": [float(t) for t in CONN_THRESHOLDS],
+        "grad_sigma": GRAD_SIGMA,
+    }
+
+    csv_path, json_path, md_path = out / CSV_NAME, out / JSON_NAME, out / MARKDOWN_NAME
+    rows: dict[str, dict[str, Any]] = {}
+    if resume and csv_path.exists():
+        _check_resume(json_path, settings)
+        rows = _read_csv(csv_path, set(names))
+
+    summary: dict[str, Any] = {
+        "method": method,
+        "complete": False,
+        "count": len(rows),
+        "dataset_size": len(names),
+        "metrics": {},
+        "missing_predictions": missing,
+        "unused_prediction_files": unused,
+        "undefined": {},
+        "settings": settings,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    # Mark the folder as this evaluation's before any row is written, so a
+    # later resume never mixes in rows of an older, different run.
+    _write_text(json_path, json.dumps(summary, indent=1) + "\n")
+    _write_text(csv_path, _format_csv(rows))
+    md_path.unlink(missing_ok=True)
+
+    todo = [s for s in dataset.samples if s.name not in rows and (predictor is not None or s.name in found)]
+    # The table is rewritten at most every CSV_FLUSH_SECONDS (rewriting it per
+    # image is quadratic on large sets) and whenever the loop stops, errors and
+    # Ctrl-C included: rows already computed are valid and resume keeps them.
+    last_flush = time.monotonic()
+    try:
+        for sample in tqdm(todo, desc="evaluate", unit="img", disable=not progress):
+            metrics, prediction_name = _score(
+                sample, found.get(sample.name), predictor, snap_trimaps, save_predictions
+            )
+            rows[sample.name] = {**metrics, "prediction": prediction_name}
+            if time.monotonic() - last_flush >= CSV_FLUSH_SECONDS:
+                _write_text(csv_path, _format_csv(rows))
+                last_flush = time.monotonic()
+    finally:
+        _write_text(csv_path, _format_csv(rows))
+
+    if not rows:
+        raise InputError("nothing was evaluated")
+    means, undefined = _means(rows)
+    json_means = {key: None if math.isnan(value) else value for key, value in means.items()}  # strict JSON
+    summary.update(complete=True, count=len(rows), metrics=json_means, undefined=undefined)
+    _write_text(json_path, json.dumps(summary, indent=1) + "\n")
+    _write_text(md_path, _markdown(dataset, method, means, summary))
+    return EvaluationResult(
+        means=means,
+        per_image={name: {k: rows[name][k] for k in METRIC_NAMES} for name in sorted(rows)},
+        count=len(rows),
+        missing=missing,
+        undefined=undefined,
+        csv_path=csv_path,
+        json_path=json_path,
+        markdown_path=md_path,
+    )
+
+
+def _score(
+    sample: EvalSample,
+    prediction: Path | None,
+    predictor: PredictFn | None,
+    snap_trimaps: bool,
+    save_predictions: str | os.PathLike[str] | None,
+) -> tuple[dict[str, float], str]:
+    gt = load_alpha_exact(sample.alpha)
+    if prediction is not None:
+        pred = load_alpha_exact(prediction)
+        if pred.shape != gt.shape:
+            raise InputError(
+                f"{prediction}: prediction is {pred.shape[1]}x{pred.shape[0]} but the ground truth "
+                f"{sample.alpha} is {gt.shape[1]}x{gt.shape[0]} (width x height); predict at the "
+                "ground truth's size"
+            )
+        prediction_name = prediction.name
+    elif predictor is not None:
+        if sample.image is None:
+            raise InputError(f"sample {sample.name!r} has no image file to predict from")
+        image = read_image(sample.image)
+        if image.shape[:2] != gt.shape:
+            raise InputError(
+                f"{sample.image}: image is {image.shape[1]}x{image.shape[0]} but its ground truth "
+                f"{sample.alpha} is {gt.shape[1]}x{gt.shape[0]} (width x height)"
+            )
+        pred = _check_prediction(predictor(image), gt.shape, str(sample.image))
+        prediction_name = "<predictor>"
+        if save_predictions is not None:
+            write_alpha(Path(save_predictions) / f"{sample.name}.png", pred)
+    else:
+        raise InputError(f"sample {sample.name!r}: neither a prediction file nor a predictor")
+    if sample.trimap is not None:
+        trimap = load_trimap(sample.trimap, snap=snap_trimaps)
+        if trimap.shape != gt.shape:
+            raise InputError(
+                f"{sample.trimap}: trimap is {trimap.shape[1]}x{trimap.shape[0]} but the ground truth "
+                f"{sample.alpha} is {gt.shape[1]}x{gt.shape[0]} (width x height)"
+            )
+    else:
+        trimap = trimap_from_alpha(gt)
+    return evaluate_alpha(pred, gt, trimap), prediction_name
