@@ -18,10 +18,11 @@ from gfm.errors import GFMError
 # Sub-command modules, in the order ``gfm --help`` lists them.
 SUBCOMMAND_MODULES: tuple[str, ...] = (
     "gfm.cli.matte",
+    "gfm.cli.evaluate",
+    "gfm.cli.train",
     "gfm.cli.weights",
     "gfm.cli.models",
     "gfm.cli.convert",
-    "gfm.cli.evaluate",
 )
 
 

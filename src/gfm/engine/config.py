@@ -62,6 +62,8 @@ class OptimSection:
     accumulate: int = 1  # gradient accumulation steps per optimiser step
     amp: Literal["auto", "bf16", "fp16", "off"] = "auto"  # CUDA only; CPU runs in fp32
     soft_fusion: bool = True  # differentiable collaborative matting in the fusion loss
+    sync_bn: bool = False  # CUDA + several GPUs: batch-norm statistics over the global batch
+    freeze_bn: bool = False  # keep batch norms in eval mode (running statistics): small batches
     seed: int = 0
     device: str = "auto"
 

@@ -21,16 +21,20 @@ def glance_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Te
 
 
 def alpha_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None, eps: float = EPS) -> torch.Tensor:
-    """``sum_i sqrt(((a_i - t_i) w_i)^2 + eps^2) / sum_i w_i`` (Charbonnier).
+    """``sum_i sqrt(((a_i - t_i) w_i)^2 + eps^2) / sum_i w_i`` (Charbonnier) per
+    image, averaged over the batch.
 
-    ``weight=None`` supervises every pixel (divides by the pixel count). An
-    empty weight map gives a loss of about ``eps`` (never a division by zero).
+    Normalising each image by its own supervised area makes the loss
+    independent of how a batch is split (data-parallel ranks average to the
+    single-process value). ``weight=None`` supervises every pixel. An empty
+    weight map gives a loss of about ``eps`` (never a division by zero).
     """
     diff = (pred - target).float()
     if weight is None:
-        return torch.sqrt(diff.square() + eps**2).sum() / diff.numel()
+        return torch.sqrt(diff.square() + eps**2).mean()
     weight = weight.float()
-    return torch.sqrt((diff * weight).square() + eps**2).sum() / weight.sum().clamp(min=1.0)
+    per_image = torch.sqrt((diff * weight).square() + eps**2).flatten(1).sum(1) / weight.flatten(1).sum(1).clamp(min=1.0)
+    return per_image.mean()
 
 
 @functools.lru_cache(maxsize=8)

@@ -1,0 +1,6 @@
+"""Training engine: configuration, the loop, checkpoints, distributed set-up."""
+
+from gfm.engine.config import TrainConfig, build_config, preset, preset_names
+from gfm.engine.trainer import TrainSummary, train, training_loss
+
+__all__ = ["TrainConfig", "TrainSummary", "build_config", "preset", "preset_names", "train", "training_loss"]

@@ -1,0 +1,394 @@
+"""The training loop: one CPU, one GPU, or many through torchrun.
+
+    from gfm.engine import train
+    summary = train(config, dataset, validation=eval_dataset)
+
+Per optimiser step: ``accumulate`` micro-batches, each normalised for the
+weights (0..255 RGB -> the configured normalisation), a forward pass with the
+differentiable collaborative matting, :class:`~gfm.losses.GFMLoss`, backward
+(mixed precision on CUDA); then an Adam step. Logs go to ``metrics.jsonl`` and
+``train.csv`` (and TensorBoard if asked), checkpoints to ``checkpoints/``,
+the weights (our format, with metadata) to ``last.pt`` and, when validating,
+``best.pt`` (lowest SAD on the real validation images).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import random
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from gfm.engine.checkpoints import (
+    list_checkpoints,
+    load_training_checkpoint,
+    rng_state,
+    save_training_checkpoint,
+    set_rng_state,
+)
+from gfm.engine.config import TrainConfig, dump_yaml, from_dict
+from gfm.engine.distributed import DistInfo, all_reduce_mean, barrier, init_distributed
+from gfm.engine.sampler import EpochSampler
+from gfm.errors import CheckpointError, ConfigError
+from gfm.io.atomic import atomic_write
+from gfm.losses import GFMLoss
+from gfm.models.checkpoint import save_checkpoint
+from gfm.models.gfm import GFM
+from gfm.models.normalization import NORMALIZATIONS, Normalization
+from gfm.models.registry import create_model
+
+
+@dataclass
+class TrainState:
+    epoch: int = 0
+    batch_in_epoch: int = 0  # micro-batches of this epoch already consumed (this rank)
+    step: int = 0  # optimiser steps taken
+    best_sad: float | None = None
+
+
+@dataclass
+class TrainSummary:
+    run_dir: Path
+    steps: int
+    epochs_completed: int
+    last_losses: dict[str, float]
+    best_sad: float | None
+    weights: Path | None
+
+
+def resolve_training_device(spec: str) -> torch.device:
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(spec)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("optim.device is cuda but PyTorch sees no CUDA device; use cpu or auto")
+    return device
+
+
+def _amp_settings(device: torch.device, mode: str) -> tuple[torch.dtype | None, bool]:
+    """(autocast dtype or None, use a gradient scaler)."""
+    if device.type != "cuda" or mode == "off":
+        return None, False
+    if mode in ("auto", "bf16") and torch.cuda.is_bf16_supported():
+        return torch.bfloat16, False
+    if mode == "bf16":
+        raise ConfigError("optim.amp is bf16 but this GPU does not support bfloat16; use fp16 or off")
+    return torch.float16, True
+
+
+def freeze_batch_norms(model: nn.Module) -> None:
+    """Put every batch norm in eval mode (running statistics); affine parameters still train."""
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.eval()
+
+
+def move_batch(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+def training_loss(
+    model: nn.Module,
+    batch: dict[str, torch.Tensor],
+    loss_fn: GFMLoss,
+    normalization: Normalization,
+    *,
+    soft_fusion: bool = True,
+    amp_dtype: torch.dtype | None = None,
+) -> dict[str, torch.Tensor]:
+    """One forward pass and its loss terms (used by the loop and by the tests).
+
+    ``batch["image"]`` is RGB in [0, 1]; the network gets it in 0..255 through
+    ``normalization``.
+    """
+    x = normalization.apply(batch["image"] * 255.0)
+    device_type = x.device.type
+    with torch.autocast(device_type, dtype=amp_dtype, enabled=amp_dtype is not None):
+        out = model(x, soft_fusion=soft_fusion)
+    return loss_fn(out, batch)
+
+
+class _Logger:
+    """Rank 0's logs: JSONL of every event, CSVs of training and validation rows."""
+
+    def __init__(self, run_dir: Path, enabled: bool, tensorboard: bool, resume_step: int | None) -> None:
+        self.enabled = enabled
+        self.run_dir = run_dir
+        self.writer = None
+        if not enabled:
+            return
+        if resume_step is not None:  # drop what a killed run logged after its last checkpoint
+            self._truncate(resume_step)
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:
+                raise ConfigError("log.tensorboard needs the tensorboard package: pip install tensorboard") from None
+            self.writer = SummaryWriter(str(run_dir / "tensorboard"))
+
+    def _truncate(self, step: int) -> None:
+        path = self.run_dir / "metrics.jsonl"
+        if path.exists():
+            rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+            kept = [r for r in rows if r.get("step", 0) <= step]
+            with atomic_write(path) as tmp:
+                tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
+            for kind in ("train", "val"):
+                self._rewrite_csv(kind, [r for r in kept if r.get("kind") == kind])
+
+    def _rewrite_csv(self, kind: str, rows: list[dict[str, Any]]) -> None:
+        path = self.run_dir / f"{kind}.csv"
+        if not rows:
+            path.unlink(missing_ok=True)
+            return
+        with atomic_write(path) as tmp, tmp.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+
+    def log(self, row: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        with (self.run_dir / "metrics.jsonl").open("a") as f:
+            f.write(json.dumps(row) + "\n")
+        path = self.run_dir / f"{row['kind']}.csv"
+        new = not path.exists()
+        with path.open("a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(row))
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+        if self.writer is not None:
+            for key, value in row.items():
+                if isinstance(value, float) and key not in ("time",):
+                    self.writer.add_scalar(f"{row['kind']}/{key}", value, row["step"])
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def _say(info: DistInfo, message: str) -> None:
+    if info.is_main:
+        print(message, file=sys.stderr, flush=True)
+
+
+def _check_resume_config(saved: TrainConfig, config: TrainConfig, path: Path) -> None:
+    if saved.model != config.model:
+        saved_name = f"{saved.model.backbone}-{saved.model.rosta}"
+        raise CheckpointError(
+            f"{path}: the run was trained as {saved_name} ({saved.model}); the config asks for "
+            f"{config.model.backbone}-{config.model.rosta} ({config.model}); resume with the run's own model settings "
+            "or start a new run in another --out folder"
+        )
+
+
+def _export(model: GFM, path: Path, normalization: Normalization, config: TrainConfig, state: TrainState, extra: dict[str, Any]) -> Path:
+    provenance = {
+        "trained_by": "gfm train",
+        "run": str(path.parent),
+        "step": state.step,
+        "epoch": state.epoch,
+        "track": config.data.track,
+        "route": config.data.route,
+        "data": config.data.root,
+        "backbone_weights": config.model.backbone_weights,
+        **extra,
+    }
+    return save_checkpoint(model, path, normalization=normalization, provenance=provenance)
+
+
+def train(
+    config: TrainConfig,
+    dataset: Dataset,
+    *,
+    validation: Any | None = None,
+    resume: bool = False,
+) -> TrainSummary:
+    """Train a GFM model as ``config`` says.
+
+    Args:
+        config: validated :class:`TrainConfig`.
+        dataset: training items (see :mod:`gfm.data.dataset`); must offer
+            ``set_epoch(epoch)``.
+        validation: a :class:`gfm.metrics.EvalDataset` of real images, or None.
+        resume: continue from the newest checkpoint in ``config.log.out``.
+    """
+    device = resolve_training_device(config.optim.device)
+    info = init_distributed(device.type)
+    if info.enabled and device.type == "cuda":
+        device = torch.device("cuda", info.local_rank)
+    run_dir = Path(config.log.out)
+    checkpoints = list_checkpoints(run_dir)
+    if checkpoints and not resume:
+        raise ConfigError(f"{run_dir}: holds checkpoints of an earlier run; pass --resume to continue it, or choose another --out")
+    if resume and not checkpoints:
+        raise ConfigError(f"{run_dir}: no checkpoint to resume from (looked in {run_dir / 'checkpoints'})")
+    payload = load_training_checkpoint(checkpoints[-1]) if resume else None
+    if payload is not None:
+        _check_resume_config(from_dict(payload["config"]), config, checkpoints[-1])
+
+    if info.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        with atomic_write(run_dir / "config.yaml") as tmp:
+            tmp.write_text(dump_yaml(config))
+    barrier(info)
+
+    seed = config.optim.seed
+    random.seed(seed + info.rank)
+    np.random.seed(seed + info.rank)
+    torch.manual_seed(seed + info.rank)
+
+    model = create_model(
+        config.model.backbone,
+        config.model.rosta,
+        single_decoder=config.model.single_decoder,
+        ppm=config.model.ppm,
+        bridge=config.model.bridge,
+        backbone_weights=config.model.backbone_weights if payload is None else None,
+    )
+    if config.model.backbone_weights is None and payload is None:
+        _say(info, "\n" + "!" * 78 + "\nWARNING: training from scratch: no ImageNet backbone weights (--backbone-weights FILE).\n"
+             "GFM's results depend on an ImageNet-initialised encoder; expect much worse mattes.\n" + "!" * 78 + "\n")
+    normalization = NORMALIZATIONS[config.model.normalization]
+    model.to(device)
+    if info.enabled and config.optim.sync_bn:
+        if device.type != "cuda":
+            raise ConfigError("optim.sync_bn needs CUDA (PyTorch's SyncBatchNorm is GPU-only); use freeze_bn or leave it off")
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.optim.lr, weight_decay=config.optim.weight_decay)
+    amp_dtype, use_scaler = _amp_settings(device, config.optim.amp)
+    scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
+    state = TrainState()
+    if payload is not None:
+        model.load_state_dict(payload["model"])
+        optimizer.load_state_dict(payload["optimizer"])
+        if payload.get("scaler"):
+            scaler.load_state_dict(payload["scaler"])
+        state = TrainState(**payload["state"])
+        set_rng_state(payload["rng"][min(info.rank, len(payload["rng"]) - 1)] if isinstance(payload["rng"], list) else payload["rng"])
+        _say(info, f"resuming {run_dir} from {checkpoints[-1].name}: epoch {state.epoch}, step {state.step}")
+    wrapped: nn.Module = model
+    if info.enabled:
+        wrapped = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    sampler = EpochSampler(len(dataset), seed, info.rank, info.world_size)
+    batch_size = config.optim.batch_size
+    loader_kwargs: dict[str, Any] = {"num_workers": config.data.workers, "pin_memory": device.type == "cuda"}
+    if config.data.workers > 0:
+        from gfm.data.dataset import init_worker
+
+        loader_kwargs["worker_init_fn"] = init_worker
+    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=False, **loader_kwargs)
+    batches_per_epoch = math.ceil(sampler.per_rank / batch_size)
+    steps_per_epoch = max(1, batches_per_epoch // config.optim.accumulate)
+    total_steps = config.optim.steps or config.optim.epochs * steps_per_epoch
+    loss_fn = GFMLoss(config.model.rosta)
+    logger = _Logger(run_dir, info.is_main, config.log.tensorboard, state.step if payload is not None else None)
+
+    from tqdm import tqdm
+
+    bar = tqdm(total=total_steps, initial=state.step, unit="step", disable=not (info.is_main and config.log.progress), dynamic_ncols=True)
+    last: dict[str, float] = {}
+    window_start, window_samples = time.perf_counter(), 0
+    micro = 0
+    done = state.step >= total_steps
+    wrapped.train()
+    if config.optim.freeze_bn:
+        freeze_batch_norms(wrapped)
+
+    def checkpoint() -> None:
+        if info.is_main:
+            payload_out = {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scaler": scaler.state_dict() if use_scaler else {},
+                "state": vars(state).copy(),
+                "rng": rng_state(),
+                "config": config.to_dict(),
+                "data_order": {"seed": seed, "epoch": state.epoch, "batch_in_epoch": state.batch_in_epoch, "world_size": info.world_size},
+            }
+            save_training_checkpoint(run_dir, state.step, payload_out, config.log.keep_last)
+            _export(model, run_dir / "last.pt", normalization, config, state, {})
+        barrier(info)
+
+    while not done and state.epoch < config.optim.epochs:
+        dataset.set_epoch(state.epoch)  # type: ignore[attr-defined]
+        sampler.set_epoch(state.epoch, skip=state.batch_in_epoch * batch_size)
+        for batch in loader:
+            batch = move_batch(batch, device)
+            terms = training_loss(wrapped, batch, loss_fn, normalization, soft_fusion=config.optim.soft_fusion, amp_dtype=amp_dtype)
+            scaler.scale(terms["total"] / config.optim.accumulate).backward()
+            micro += 1
+            state.batch_in_epoch += 1
+            window_samples += batch["image"].shape[0] * info.world_size
+            if micro % config.optim.accumulate:
+                continue
+            scaler.step(optimizer)
+            scaler.update()
+            optimizer.zero_grad(set_to_none=True)
+            state.step += 1
+            bar.update(1)
+            if state.step % config.log.log_every == 0 or state.step == total_steps:
+                values = all_reduce_mean({k: float(v.detach()) for k, v in terms.items()}, info, device)
+                elapsed = time.perf_counter() - window_start
+                rate = window_samples / elapsed if elapsed > 0 else 0.0
+                last = values
+                logger.log({"kind": "train", "step": state.step, "epoch": state.epoch, **{k: round(v, 6) for k, v in values.items()},
+                            "samples_per_s": round(rate, 3), "lr": config.optim.lr, "time": round(time.time(), 3)})
+                bar.set_postfix({"loss": f"{values['total']:.4f}", "samples/s": f"{rate:.1f}"})
+                window_start, window_samples = time.perf_counter(), 0
+            if state.step % config.log.checkpoint_every == 0 or state.step >= total_steps:
+                checkpoint()
+            if state.step >= total_steps:
+                done = True
+                break
+        else:  # the epoch ran to its end
+            state.epoch += 1
+            state.batch_in_epoch = 0
+            if validation is not None and state.epoch % config.log.val_every == 0:
+                _validate(model, validation, normalization, config, state, run_dir, logger, info, device)
+            if state.epoch >= config.optim.epochs:
+                done = True
+            if done or state.step % config.log.checkpoint_every == 0:
+                checkpoint()
+    bar.close()
+    logger.close()
+    best = run_dir / "best.pt"
+    weights = best if best.exists() else run_dir / "last.pt"
+    return TrainSummary(run_dir, state.step, state.epoch, last, state.best_sad, weights if weights.exists() else None)
+
+
+def _validate(model: GFM, validation: Any, normalization: Normalization, config: TrainConfig, state: TrainState,
+              run_dir: Path, logger: _Logger, info: DistInfo, device: torch.device) -> None:
+    """Rank 0 evaluates on the real validation images; best SAD -> best.pt."""
+    if info.is_main:
+        from gfm.inference import Predictor
+        from gfm.metrics.evaluation import evaluate
+
+        was_training = model.training
+        model.checkpoint_meta = None  # type: ignore[assignment]
+        predictor = Predictor(model, strategy="hybrid", device=device, normalization=normalization)
+        result = evaluate(validation, run_dir / "validation" / f"epoch_{state.epoch:04d}", predictor=lambda image: predictor.predict(image).alpha,
+                          method=f"epoch {state.epoch}", progress=False)
+        means = {k: float(v) for k, v in result.means.items()}
+        sad = means.get("SAD")
+        logger.log({"kind": "val", "step": state.step, "epoch": state.epoch, **{k: round(v, 6) for k, v in means.items()}, "time": round(time.time(), 3)})
+        if sad is not None and (state.best_sad is None or sad < state.best_sad):
+            state.best_sad = sad
+            _export(model, run_dir / "best.pt", normalization, config, state, {"validation_SAD": sad})
+        model.train(was_training)
+        if config.optim.freeze_bn:
+            freeze_batch_norms(model)
+    barrier(info)
