@@ -22,6 +22,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "gfm.cli.models",
     "gfm.cli.convert",
     "gfm.cli.evaluate",
+    "gfm.cli.profile",
 )
 
 
