@@ -23,6 +23,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "gfm.cli.weights",
     "gfm.cli.models",
     "gfm.cli.convert",
+    "gfm.cli.profile",
 )
 
 

@@ -8,6 +8,8 @@ import time
 import warnings
 from pathlib import Path
 
+from gfm.cli._model_options import add_model_options, build_predictor, load_models
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from gfm.inference.batch import OUTPUT_KINDS
@@ -48,23 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="alpha,cutout",
         help=f"comma-separated outputs among {', '.join(OUTPUT_KINDS)} (default: alpha,cutout)",
     )
-    parser.add_argument(
-        "--strategy",
-        default="hybrid",
-        choices=["hybrid", "single", "resize", "ensemble"],
-        help="hybrid: glance at 1/3, focus at 1/2 (paper's best, default); single: one pass at 5/13; "
-        "resize: one pass at 1/2; ensemble: per-pixel median of several models (hybrid each)",
-    )
-    parser.add_argument(
-        "--model",
-        action="append",
-        metavar="NAME|PATH",
-        help="weights name or checkpoint file; repeat for an ensemble (default gfm-r34-tt; for "
-        "--strategy ensemble gfm-r34-tt, gfm-r34-ft and gfm-r34-bt)",
-    )
-    parser.add_argument("--rosta", choices=["FT", "BT"], help="for a released 2-class checkpoint file: which RoSTa it is")
-    parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda or cuda:N (default auto)")
-    parser.add_argument("--threads", type=int, help="CPU threads for PyTorch (default: all cores)")
+    add_model_options(parser)
     parser.add_argument(
         "--foreground",
         default="ml",
@@ -74,7 +60,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--background", default="white", help="composite background: colour (white, green, #rrggbb, r,g,b) or image file")
     parser.add_argument("--alpha-bits", type=int, choices=[8, 16], default=8, help="alpha PNG bit depth (default 8)")
-    parser.add_argument("--max-pixels", type=int, help="working-resolution budget a pass in pixels (default 1600x1600)")
     existing = parser.add_mutually_exclusive_group()
     existing.add_argument("--skip-existing", action="store_true", help="skip images whose requested outputs all exist")
     existing.add_argument("--overwrite", action="store_true", help="replace existing outputs")
@@ -94,33 +79,20 @@ def _parse_outputs(text: str) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
     from tqdm import tqdm
 
-    from gfm.errors import GFMError, InputError
+    from gfm.errors import GFMError
     from gfm.inference.batch import BatchReport, check_writable, collect_jobs, write_outputs
     from gfm.inference.foreground import parse_color
-    from gfm.inference.models import DEFAULT_ENSEMBLE, DEFAULT_MODEL, load_model_spec
-    from gfm.inference.predictor import DEFAULT_MAX_PIXELS, Predictor
     from gfm.io import read_image
 
     kinds = _parse_outputs(args.outputs)
-    if args.threads:
-        torch.set_num_threads(args.threads)
     background = parse_color(args.background) if not Path(args.background).is_file() else read_image(args.background)
     jobs, problems = collect_jobs(args.inputs, recursive=args.recursive)
     check_writable(args.out)
 
-    specs = args.model or (list(DEFAULT_ENSEMBLE) if args.strategy == "ensemble" else [DEFAULT_MODEL])
-    if args.strategy == "ensemble" and len(specs) < 2:
-        raise InputError("--strategy ensemble needs two or more --model (e.g. the TT, FT and BT models)")
-    models = [load_model_spec(spec, rosta=args.rosta) for spec in specs]
-    predictor = Predictor(
-        models,
-        strategy="hybrid" if args.strategy == "ensemble" else args.strategy,
-        device=args.device,
-        max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
-    )
+    _, models = load_models(args)
+    predictor = build_predictor(args, models)
 
     report = BatchReport(failures=list(problems))
     dropped_alpha = 0

@@ -5,11 +5,12 @@ with :func:`gfm.metrics.evaluate_alpha`, taking the predictions either from a
 folder (``NAME.png`` or ``NAME_alpha.png``, matched by file stem) or from a
 ``predictor(image_rgb_uint8) -> alpha`` callable, and writes to ``out_dir``:
 
-* ``per_image.csv``: one row an image, every metric at full precision,
-  rewritten atomically every few seconds and when the run stops (error or
-  Ctrl-C included), so an interrupted run can resume;
+* ``per_image.csv``: one row an image, every metric at full precision (and,
+  with a predictor, the seconds its call took), rewritten atomically every
+  few seconds and when the run stops (error or Ctrl-C included), so an
+  interrupted run can resume;
 * ``summary.json``: the mean of each metric (a per-image mean, as in the
-  paper), the image count and the settings;
+  paper), the image count, the mean prediction time and the settings;
 * ``table.md``: a Markdown row laid out like the paper's Table 1
   (SAD, MSE, MAD, Grad, Conn, SAD-TRAN, SAD-FG, SAD-BG).
 
@@ -88,7 +89,9 @@ TABLE_COLUMNS: tuple[tuple[str, str, int], ...] = (
 )
 
 _ALPHA_SUFFIX = "_alpha"
-_CSV_FIELDS = ("name", *METRIC_NAMES, "prediction")
+_CSV_FIELDS = ("name", *METRIC_NAMES, "prediction", "seconds")
+# Written before prediction times were recorded; still read by resume.
+_CSV_FIELDS_UNTIMED = ("name", *METRIC_NAMES, "prediction")
 _TRIMAP_VALUES = np.array([TRIMAP_BG, TRIMAP_TRANSITION, TRIMAP_FG])
 
 
@@ -213,6 +216,9 @@ class EvaluationResult:
         missing: sample names without a prediction (only with
             ``allow_missing``).
         undefined: metric -> number of images where it was ``nan``.
+        seconds_per_image: mean wall-clock seconds of one ``predictor``
+            call (prediction only: no file reading, no metrics) over the
+            ``timed_count`` images that have a time; ``None`` for folders.
         csv_path, json_path, markdown_path: the files written.
     """
 
@@ -221,6 +227,8 @@ class EvaluationResult:
     count: int
     missing: list[str] = field(default_factory=list)
     undefined: dict[str, int] = field(default_factory=dict)
+    seconds_per_image: float | None = None
+    timed_count: int = 0
     csv_path: Path = Path()
     json_path: Path = Path()
     markdown_path: Path = Path()
@@ -233,7 +241,8 @@ def _format_csv(rows: Mapping[str, dict[str, Any]]) -> str:
     for name in sorted(rows):
         row = rows[name]
         values = {key: repr(float(row[key])) for key in METRIC_NAMES}  # repr: exact round trip
-        writer.writerow({"name": name, **values, "prediction": row["prediction"]})
+        seconds = "" if row.get("seconds") is None else repr(float(row["seconds"]))
+        writer.writerow({"name": name, **values, "prediction": row["prediction"], "seconds": seconds})
     return buffer.getvalue()
 
 
@@ -246,7 +255,7 @@ def _read_csv(path: Path, names: set[str]) -> dict[str, dict[str, Any]]:
     try:
         with path.open(newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)
-            if tuple(reader.fieldnames or ()) != _CSV_FIELDS:
+            if tuple(reader.fieldnames or ()) not in (_CSV_FIELDS, _CSV_FIELDS_UNTIMED):
                 raise InputError(
                     f"{path}: not a per-image table of gfm evaluate (columns {reader.fieldnames}); "
                     "use another output folder or drop resume"
@@ -261,6 +270,7 @@ def _read_csv(path: Path, names: set[str]) -> dict[str, dict[str, Any]]:
                     )
                 rows[name] = {k: float(record[k]) for k in METRIC_NAMES}
                 rows[name]["prediction"] = record["prediction"]
+                rows[name]["seconds"] = float(record["seconds"]) if record.get("seconds") else None
     except (ValueError, KeyError, csv.Error) as error:
         raise InputError(f"{path}: unreadable per-image table ({error}); delete it or drop resume") from None
     return rows
@@ -293,6 +303,11 @@ def _means(rows: Mapping[str, dict[str, Any]]) -> tuple[dict[str, float], dict[s
     return means, undefined
 
 
+def _seconds(rows: Mapping[str, dict[str, Any]]) -> tuple[float | None, int]:
+    times = [rows[name]["seconds"] for name in rows if rows[name].get("seconds") is not None]
+    return (float(np.mean(times)) if times else None), len(times)
+
+
 def _markdown(dataset: EvalDataset, method: str, means: dict[str, float], summary: dict[str, Any]) -> str:
     def cell(key: str, decimals: int) -> str:
         value = means[key]
@@ -314,6 +329,11 @@ def _markdown(dataset: EvalDataset, method: str, means: dict[str, float], summar
         )
     for key, count in summary["undefined"].items():
         notes.append(f"{key} is undefined (no transition pixel) for {count} images, averaged over the rest.")
+    if summary["seconds_per_image"] is not None:
+        notes.append(
+            f"Prediction time: {summary['seconds_per_image']:.3f} s per image (mean over "
+            f"{summary['timed_images']} images; file reading and metrics excluded)."
+        )
     return "\n".join([head, rule, row, "", *notes]) + "\n"
 
 
@@ -341,6 +361,9 @@ def evaluate(
     snap_trimaps: bool = False,
     allow_missing: bool = False,
     save_predictions: str | os.PathLike[str] | None = None,
+    source: str | None = None,
+    warmup: bool = False,
+    environment: Mapping[str, Any] | None = None,
     progress: bool = True,
 ) -> EvaluationResult:
     """Score predictions of every sample of ``dataset`` and write the reports.
@@ -367,6 +390,14 @@ def evaluate(
             others in the reports, instead of raising.
         save_predictions: with ``predictor``, also write each alpha as an
             8-bit PNG ``NAME.png`` into this folder.
+        source: with ``predictor``, what it is (e.g. the model and the
+            strategy), recorded in the summary; resume refuses a folder made
+            by another source. Default: the callable's name.
+        warmup: with ``predictor``, call it once on the first image to score
+            before timing (first calls allocate memory and pick kernels).
+        environment: facts recorded in the summary but not checked on
+            resume (device, threads, versions: they change the times, not
+            the alphas).
         progress: show a tqdm progress bar.
 
     Raises:
@@ -378,6 +409,8 @@ def evaluate(
         raise InputError("pass exactly one of predictions (a folder) and predictor (a callable)")
     if save_predictions is not None and predictor is None:
         raise InputError("save_predictions needs a predictor; the predictions are already files")
+    if source is not None and predictor is None:
+        raise InputError("source describes a predictor; a prediction folder is its own source")
     out = Path(out_dir)
     names = [sample.name for sample in dataset.samples]
 
@@ -399,7 +432,7 @@ def evaluate(
         source = str(Path(predictions).resolve())
         method = method or Path(predictions).resolve().name
     else:
-        source = f"callable:{getattr(predictor, '__qualname__', type(predictor).__name__)}"
+        source = source or f"callable:{getattr(predictor, '__qualname__', type(predictor).__name__)}"
         method = method or "predictor"
 
     trimap_note = (
@@ -433,7 +466,10 @@ def evaluate(
         "missing_predictions": missing,
         "unused_prediction_files": unused,
         "undefined": {},
+        "seconds_per_image": None,
+        "timed_images": 0,
         "settings": settings,
+        "environment": dict(environment or {}),
     }
     out.mkdir(parents=True, exist_ok=True)
     # Mark the folder as this evaluation's before any row is written, so a
@@ -447,12 +483,14 @@ def evaluate(
     # image is quadratic on large sets) and whenever the loop stops, errors and
     # Ctrl-C included: rows already computed are valid and resume keeps them.
     last_flush = time.monotonic()
+    if warmup and predictor is not None and todo and todo[0].image is not None:
+        predictor(read_image(todo[0].image))
     try:
         for sample in tqdm(todo, desc="evaluate", unit="img", disable=not progress):
-            metrics, prediction_name = _score(
+            metrics, prediction_name, seconds = _score(
                 sample, found.get(sample.name), predictor, snap_trimaps, save_predictions
             )
-            rows[sample.name] = {**metrics, "prediction": prediction_name}
+            rows[sample.name] = {**metrics, "prediction": prediction_name, "seconds": seconds}
             if time.monotonic() - last_flush >= CSV_FLUSH_SECONDS:
                 _write_text(csv_path, _format_csv(rows))
                 last_flush = time.monotonic()
@@ -463,7 +501,15 @@ def evaluate(
         raise InputError("nothing was evaluated")
     means, undefined = _means(rows)
     json_means = {key: None if math.isnan(value) else value for key, value in means.items()}  # strict JSON
-    summary.update(complete=True, count=len(rows), metrics=json_means, undefined=undefined)
+    seconds_per_image, timed_count = _seconds(rows)
+    summary.update(
+        complete=True,
+        count=len(rows),
+        metrics=json_means,
+        undefined=undefined,
+        seconds_per_image=seconds_per_image,
+        timed_images=timed_count,
+    )
     _write_text(json_path, json.dumps(summary, indent=1) + "\n")
     _write_text(md_path, _markdown(dataset, method, means, summary))
     return EvaluationResult(
@@ -472,6 +518,8 @@ def evaluate(
         count=len(rows),
         missing=missing,
         undefined=undefined,
+        seconds_per_image=seconds_per_image,
+        timed_count=timed_count,
         csv_path=csv_path,
         json_path=json_path,
         markdown_path=md_path,
@@ -484,8 +532,9 @@ def _score(
     predictor: PredictFn | None,
     snap_trimaps: bool,
     save_predictions: str | os.PathLike[str] | None,
-) -> tuple[dict[str, float], str]:
+) -> tuple[dict[str, float], str, float | None]:
     gt = load_alpha_exact(sample.alpha)
+    seconds: float | None = None
     if prediction is not None:
         pred = load_alpha_exact(prediction)
         if pred.shape != gt.shape:
@@ -504,7 +553,10 @@ def _score(
                 f"{sample.image}: image is {image.shape[1]}x{image.shape[0]} but its ground truth "
                 f"{sample.alpha} is {gt.shape[1]}x{gt.shape[0]} (width x height)"
             )
-        pred = _check_prediction(predictor(image), gt.shape, str(sample.image))
+        start = time.perf_counter()
+        alpha = predictor(image)
+        seconds = time.perf_counter() - start
+        pred = _check_prediction(alpha, gt.shape, str(sample.image))
         prediction_name = "<predictor>"
         if save_predictions is not None:
             write_alpha(Path(save_predictions) / f"{sample.name}.png", pred)
@@ -519,4 +571,4 @@ def _score(
             )
     else:
         trimap = trimap_from_alpha(gt)
-    return evaluate_alpha(pred, gt, trimap), prediction_name
+    return evaluate_alpha(pred, gt, trimap), prediction_name, seconds

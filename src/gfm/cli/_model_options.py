@@ -1,0 +1,115 @@
+"""Model and inference options shared by ``gfm matte`` and ``gfm evaluate``.
+
+``--model NAME|PATH`` (repeatable), ``--strategy``, ``--rosta``,
+``--device``, ``--threads`` and ``--max-pixels`` mean the same in every
+command that runs the predictor; this module adds them to a parser and turns
+the parsed values into loaded models and a :class:`~gfm.inference.Predictor`.
+Heavy imports stay inside the functions (``gfm --help`` must stay fast).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gfm.inference import Predictor, Strategy
+    from gfm.models import GFM
+
+STRATEGY_CHOICES = ("hybrid", "single", "resize", "ensemble")
+DEFAULT_STRATEGY = "hybrid"
+
+STRATEGY_HELP = (
+    "hybrid: glance at 1/3, focus at 1/2 (paper's best, default); single: one pass at 5/13; "
+    "resize: one pass at 1/2; ensemble: per-pixel median of several models (hybrid each)"
+)
+MODEL_HELP = (
+    "weights name or checkpoint file; repeat for an ensemble (default gfm-r34-tt; for "
+    "--strategy ensemble gfm-r34-tt, gfm-r34-ft and gfm-r34-bt)"
+)
+
+
+def add_model_options(parser: argparse.ArgumentParser, model_group: Any = None, model_help: str = MODEL_HELP) -> None:
+    """Add ``--model`` (to ``model_group`` when given, e.g. a mutually
+    exclusive group) and the inference options to ``parser``.
+
+    ``--strategy`` and ``--device`` default to ``None`` so that a command can
+    tell whether they were given; :func:`strategy_name` and :func:`build_predictor`
+    apply the defaults (hybrid, auto).
+    """
+    (model_group or parser).add_argument("--model", action="append", metavar="NAME|PATH", help=model_help)
+    parser.add_argument("--strategy", choices=STRATEGY_CHOICES, help=STRATEGY_HELP)
+    parser.add_argument("--rosta", choices=["FT", "BT"], help="for a released 2-class checkpoint file: which RoSTa it is")
+    parser.add_argument("--device", help="auto (CUDA if available), cpu, cuda or cuda:N (default auto)")
+    parser.add_argument("--threads", type=int, help="CPU threads for PyTorch (default: all cores)")
+    parser.add_argument("--max-pixels", type=int, help="working-resolution budget a pass in pixels (default 1600x1600)")
+
+
+#: The options :func:`add_model_options` adds besides ``--model`` (dest names).
+INFERENCE_OPTIONS = ("strategy", "rosta", "device", "threads", "max_pixels")
+
+
+def given_inference_options(args: argparse.Namespace) -> list[str]:
+    """The inference options given on the command line, as ``--flag`` strings."""
+    return ["--" + name.replace("_", "-") for name in INFERENCE_OPTIONS if getattr(args, name, None) is not None]
+
+
+def strategy_name(args: argparse.Namespace) -> str:
+    return args.strategy or DEFAULT_STRATEGY
+
+
+def model_specs(args: argparse.Namespace) -> list[str]:
+    """The ``--model`` values, or the defaults (one model; three for an ensemble).
+
+    Several models always make a per-pixel median ensemble, each run with the
+    strategy (``ensemble`` = hybrid).
+
+    Raises:
+        InputError: ``--strategy ensemble`` with fewer than two models.
+    """
+    from gfm.errors import InputError
+    from gfm.inference.models import DEFAULT_ENSEMBLE, DEFAULT_MODEL
+
+    ensemble = strategy_name(args) == "ensemble"
+    specs = list(args.model or (DEFAULT_ENSEMBLE if ensemble else [DEFAULT_MODEL]))
+    if ensemble and len(specs) < 2:
+        raise InputError("--strategy ensemble needs two or more --model (e.g. the TT, FT and BT models)")
+    return specs
+
+
+def describe_models(specs: list[str]) -> str:
+    """Specs as recorded in reports: checkpoint files resolved to absolute paths."""
+    return ", ".join(str(Path(spec).resolve()) if Path(spec).exists() else spec for spec in specs)
+
+
+def load_models(args: argparse.Namespace) -> tuple[list[str], list[GFM]]:
+    """Apply ``--threads`` and load the ``--model`` networks (see :func:`model_specs`)."""
+    from gfm.inference.models import load_model_spec
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    specs = model_specs(args)
+    return specs, [load_model_spec(spec, rosta=args.rosta) for spec in specs]
+
+
+def build_predictor(args: argparse.Namespace, models: list[GFM], strategy: str | Strategy | None = None) -> Predictor:
+    """A predictor of ``models`` with the options of ``args``.
+
+    Args:
+        strategy: overrides ``--strategy`` (e.g. a sweep's
+            :class:`~gfm.inference.Strategy`); an ensemble runs each model
+            with the hybrid strategy.
+    """
+    from gfm.inference.predictor import DEFAULT_MAX_PIXELS, Predictor
+
+    if strategy is None:
+        strategy = strategy_name(args)
+    return Predictor(
+        models,
+        strategy=DEFAULT_STRATEGY if strategy == "ensemble" else strategy,
+        device=args.device or "auto",
+        max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
+    )
