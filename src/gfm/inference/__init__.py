@@ -1,18 +1,36 @@
-"""Inference: strategies, the predictor, foreground colours and composites."""
+"""Inference: strategies, the predictor, foreground colours and composites.
 
-from gfm.inference.foreground import composite, cutout, estimate_foreground, preview
-from gfm.inference.predictor import DEFAULT_MAX_PIXELS, MattingResult, Predictor
-from gfm.inference.strategies import STRATEGIES, Strategy, get_strategy
+Attributes are imported lazily, so that light modules of this package (batch
+file handling used by the command line) do not import torch.
+"""
 
-__all__ = [
-    "DEFAULT_MAX_PIXELS",
-    "STRATEGIES",
-    "MattingResult",
-    "Predictor",
-    "Strategy",
-    "composite",
-    "cutout",
-    "estimate_foreground",
-    "get_strategy",
-    "preview",
-]
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_LAZY = {
+    "DEFAULT_MAX_PIXELS": "gfm.inference.predictor",
+    "MattingResult": "gfm.inference.predictor",
+    "Predictor": "gfm.inference.predictor",
+    "STRATEGIES": "gfm.inference.strategies",
+    "Strategy": "gfm.inference.strategies",
+    "get_strategy": "gfm.inference.strategies",
+    "composite": "gfm.inference.foreground",
+    "cutout": "gfm.inference.foreground",
+    "estimate_foreground": "gfm.inference.foreground",
+    "preview": "gfm.inference.foreground",
+}
+
+if TYPE_CHECKING:
+    from gfm.inference.foreground import composite, cutout, estimate_foreground, preview
+    from gfm.inference.predictor import DEFAULT_MAX_PIXELS, MattingResult, Predictor
+    from gfm.inference.strategies import STRATEGIES, Strategy, get_strategy
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'gfm.inference' has no attribute {name!r}")
