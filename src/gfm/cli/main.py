@@ -17,6 +17,9 @@ from gfm.errors import GFMError
 
 # Sub-command modules, in the order ``gfm --help`` lists them.
 SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "gfm.cli.data",
+    "gfm.cli.prepare",
+    "gfm.cli.compose",
 )
 
 
