@@ -139,6 +139,28 @@ def _init_worker() -> None:
 _SINGLE_THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 
 
+def remove_stale_temporaries(folders: set[Path], older_than_s: float = 60.0) -> int:
+    """Delete temporary files left by killed atomic writes (``.NAME.XXXX.tmp.png``)
+    older than ``older_than_s`` seconds in ``folders``. Returns how many."""
+    import time
+
+    limit = time.time() - older_than_s
+    removed = 0
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.name.startswith(".") and ".tmp" in entry.name and entry.is_file():
+                    try:
+                        if entry.stat().st_mtime < limit:
+                            os.unlink(entry.path)
+                            removed += 1
+                    except FileNotFoundError:
+                        pass
+    return removed
+
+
 def run_tasks(
     tasks: Sequence[Task],
     *,
@@ -161,6 +183,7 @@ def run_tasks(
     report.skipped = len(tasks) - len(todo)
     if not todo:
         return report
+    remove_stale_temporaries({p.parent for t in todo for p in t.outputs})
     from tqdm import tqdm
 
     bar = tqdm(total=len(todo), desc=desc, unit="file", disable=not progress)
