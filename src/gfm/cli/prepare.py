@@ -46,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Denoise the cached foregrounds of a matting dataset (run `gfm prepare foregrounds` first) "
             "or every image of a background set (BG-20k, COCO, any folder of images). "
-            "--denoiser nlm (OpenCV non-local means) is about 100x faster than BM3D but is a "
+            "--denoiser nlm (OpenCV non-local means) is tens of times faster than BM3D but is a "
             "deviation from the paper."
         ),
     )

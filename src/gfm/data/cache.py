@@ -133,6 +133,23 @@ class CacheReader:
         _write_cached(bg_path, bg)
         return fg, bg
 
+    def foreground_for_composition(self, sample: MattingSample, alpha: np.ndarray) -> np.ndarray:
+        """``F`` of a sample, ``uint8 (H, W, 3)``, without decoding the sample's
+        image when ``F`` is cached (composition never needs the original)."""
+        path = self.cache.foreground(sample.key, self.fg_method)
+        if path.is_file():
+            fg = _read_cached(path)
+            if fg.shape[:2] != alpha.shape:
+                raise InputError(
+                    f"{path}: cached foreground is {fg.shape[1]}x{fg.shape[0]} but the alpha {sample.alpha} is "
+                    f"{alpha.shape[1]}x{alpha.shape[0]}; the cache is stale, rerun prepare with --force"
+                )
+            return fg
+        from gfm.data.files import read_pair
+
+        image, alpha = read_pair(sample.image, sample.alpha)
+        return self.foreground(sample, image, alpha)[0]
+
     def denoised_foreground(self, sample: MattingSample, fg: np.ndarray) -> np.ndarray:
         """The denoised ``F`` of a sample (``fg``: its cached ``F``, used when computing)."""
         path = self.cache.denoised_foreground(sample.key, self.fg_method, self.denoiser)

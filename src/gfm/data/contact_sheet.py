@@ -55,7 +55,7 @@ def contact_sheet(
     from gfm.data.files import read_matte
 
     out_dir = Path(out_dir)
-    lines = []
+    rows_img, texts = [], []
     for rec in records[:rows]:
         f = rec["files"]
         image = read_image(out_dir / f["image"])
@@ -65,16 +65,17 @@ def contact_sheet(
         a = alpha[..., None].astype(np.float32) / 255.0
         cutout = (fg * a + 128 * (1 - a)).round().astype(np.uint8)
         tiles = [_fit(x, height) for x in (image, alpha, cutout, bg)]
-        row = np.concatenate([np.pad(t, ((0, 0), (0, 4), (0, 0)), constant_values=255) for t in tiles], axis=1)
-        label = np.full((LABEL_H, row.shape[1], 3), 255, np.uint8)
-        text = f"{rec['name']}: {describe(rec['choices'])}   bg {Path(rec['background']).name}"
-        cv2.putText(label, text, (4, LABEL_H - 5), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
-        lines.append(np.concatenate([label, row], axis=0))
-    if not lines:
-        return np.full((LABEL_H, 200, 3), 255, np.uint8)
-    width = max(x.shape[1] for x in lines)
-    lines = [np.pad(x, ((0, 4), (0, width - x.shape[1]), (0, 0)), constant_values=255) for x in lines]
+        rows_img.append(
+            np.concatenate([np.pad(t, ((0, 0), (0, 4), (0, 0)), constant_values=255) for t in tiles], axis=1)
+        )
+        texts.append(f"{rec['name']}: {describe(rec['choices'])}   bg {Path(rec['background']).name}")
+    width = max([r.shape[1] for r in rows_img], default=400)
     header = np.full((LABEL_H + 4, width, 3), 255, np.uint8)
     cv2.putText(header, "composite | alpha | fg over gray | blended bg", (4, LABEL_H - 3),
                 cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
-    return np.concatenate([header, *lines], axis=0)
+    parts = [header]
+    for row, text in zip(rows_img, texts):
+        label = np.full((LABEL_H, width, 3), 255, np.uint8)
+        cv2.putText(label, text, (4, LABEL_H - 5), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+        parts += [label, np.pad(row, ((0, 4), (0, width - row.shape[1]), (0, 0)), constant_values=255)]
+    return np.concatenate(parts, axis=0)

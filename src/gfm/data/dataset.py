@@ -31,6 +31,10 @@ which worker loads them. **Call** :meth:`set_epoch` **before every epoch**
 (as with ``DistributedSampler``); otherwise every epoch repeats the same crops
 and backgrounds. Workers copy the dataset when an iterator starts, so use
 ``persistent_workers=False`` (the default), or the workers keep their epoch.
+
+Do not call ``cv2.setNumThreads`` in a ``worker_init_fn`` of forked workers:
+once the parent has used OpenCV's thread pool, that call deadlocks the worker
+(seen with OpenCV 5.0 here).
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ from torch.utils.data import Dataset
 from gfm.data.augment import AugmentConfig, CropParams, resize_and_flip, sample_crop, transition_pixels
 from gfm.data.cache import CacheReader, image_key
 from gfm.data.compose import RouteConfig, compose, route_config, sample_backgrounds, sample_choices
-from gfm.data.files import read_pair
+from gfm.data.files import read_matte, read_pair
 from gfm.data.layouts import ImageSplit, MattingSample
 from gfm.data.rosta import check_rosta, focus_target, glance_in_window
 from gfm.errors import InputError
@@ -125,13 +129,6 @@ def validate_samples(samples: Sequence[MattingSample], min_side: int) -> None:
         shown = "\n  ".join(p.message for p in problems[:20])
         more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
         raise InputError(f"{len(problems)} problem(s) in the training data:\n  {shown}{more}")
-
-
-def init_worker(worker_id: int) -> None:  # noqa: ARG001 - DataLoader signature
-    """``worker_init_fn`` for DataLoader: one OpenCV thread a worker process."""
-    import cv2
-
-    cv2.setNumThreads(1)
 
 
 class _EpochDataset(Dataset):
@@ -256,8 +253,8 @@ class CompositeDataset(_EpochDataset):
         sample = self.samples[fg_index]
         bg_index = int(self.background_indices(fg_index)[slot])
         bg_path = self.backgrounds.images[bg_index]
-        image, alpha = read_pair(sample.image, sample.alpha)
-        fg, _ = self.cache.foreground(sample, image, alpha)
+        alpha = read_matte(sample.alpha)
+        fg = self.cache.foreground_for_composition(sample, alpha)
         background = read_image(bg_path)
         rng = self._rng(index, 1)
         choices = sample_choices(rng, self.route, bg_index, background.shape[:2], alpha.shape)

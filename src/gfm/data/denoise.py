@@ -1,13 +1,14 @@
 """Denoising of foregrounds and backgrounds (RSSN step 2).
 
 * ``bm3d``: BM3D (Dabov et al. 2007), the paper's choice, through the ``bm3d``
-  package (optional dependency, ``pip install gfm[data]``). Slow: about a
-  minute for a 0.4-megapixel RGB image on one core, so it is run once by
-  ``gfm prepare denoise`` into a cache.
+  package (optional dependency, ``pip install gfm[data]``). Slow: 19 s for
+  an 810 x 540 RGB image on one core here (``benchmarks/bench_prepare.py``),
+  so it is run once by ``gfm prepare denoise`` into a cache.
 * ``nlm``: OpenCV's non-local means for colour images
-  (``cv2.fastNlMeansDenoisingColored``), about a hundred times faster. **A
-  deviation from the paper**, offered for users who cannot afford BM3D on
-  20,000 backgrounds; composites made with it are not the paper's RSSN.
+  (``cv2.fastNlMeansDenoisingColored``), 0.5 s for the same image, about 35
+  times faster. **A deviation from the paper**, offered for users who cannot
+  afford BM3D on 20,000 backgrounds; composites made with it are not the
+  paper's RSSN, and it removes less noise from fur-like texture.
 
 Both are told the noise level of each image, estimated by
 :func:`estimate_noise_sigma` (the paper does not give one; denoising a clean

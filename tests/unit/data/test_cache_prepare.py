@@ -71,6 +71,7 @@ def test_cache_reader_refuses_or_computes_missing_entries(am2k_copy: Path) -> No
     fg, bg = reader.foreground(sample, image, alpha)
     assert cache.foreground(sample.key, "ml").is_file()  # written back
     np.testing.assert_array_equal(read_image(cache.foreground(sample.key, "ml")), fg)
+    np.testing.assert_array_equal(CacheReader(cache, "ml").foreground_for_composition(sample, alpha), fg)
     dn = reader.denoised_foreground(sample, fg)
     assert dn.shape == fg.shape and cache.denoised_foreground(sample.key, "ml", "nlm").is_file()
     with pytest.raises(InputError, match="denoised-nlm/x.png"):

@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader
 
 from gfm.data.augment import AugmentConfig
 from gfm.data.cache import Cache, CacheReader, default_cache_dir
-from gfm.data.dataset import CompositeDataset, MattingDataset, init_worker, training_sample
+from gfm.data.dataset import CompositeDataset, MattingDataset, training_sample
 from gfm.data.augment import CropParams
 from gfm.data.layouts import background_split, matting_split
 from gfm.data.rosta import fuse, make_glance_target
@@ -69,7 +69,7 @@ def test_dataloader_with_two_workers(am2k_copy: Path) -> None:
     ds = MattingDataset(matting_split(am2k_copy).samples, augment=AUG, cache=_reader(am2k_copy))
     for i in range(len(ds)):  # fill the cache first so the workers only read
         ds[i]
-    loader = DataLoader(ds, batch_size=2, num_workers=2, worker_init_fn=init_worker)
+    loader = DataLoader(ds, batch_size=2, num_workers=2)
     batches = list(loader)
     assert [b["image"].shape[0] for b in batches] == [2, 1]
     assert torch.equal(batches[0]["image"][1], ds[1]["image"])  # same draws in a worker
