@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gfm.data.files import alpha_mode_problem, read_header
+from gfm.data.files import Header, alpha_mode_problem, read_header
 from gfm.data.layouts import (
     ImageSplit,
     MattingSplit,
@@ -76,7 +76,7 @@ def _decode_problem(path: Path, kind: str) -> str | None:
     return None
 
 
-def _check_file(path: Path, kind: str, decode: bool) -> tuple[object | None, list[Problem]]:
+def _check_file(path: Path, kind: str, decode: bool) -> tuple[Header | None, list[Problem]]:
     """Header (and full decode) of one file. Returns ``(header or None, problems)``."""
     try:
         header = read_header(path, apply_exif=(kind == "image"))
@@ -107,8 +107,8 @@ def _check_trimap_values(path: Path) -> list[Problem]:
     return []
 
 
-def _small(path: Path, header: object, min_side: int) -> list[Problem]:
-    h, w = header.shape  # type: ignore[attr-defined]
+def _small(path: Path, header: Header, min_side: int) -> list[Problem]:
+    h, w = header.shape
     if min_side and min(h, w) < min_side:
         return [Problem(path, "too-small", f"{path}: {w}x{h}, shorter side {min(h, w)} < {min_side}")]
     return []
@@ -123,7 +123,7 @@ def check_matting_split(
         problems.append(Problem(split.root, "empty", f"{split.root} ({split.name}): no image/alpha pairs"))
     n = 0
     for sample in split.samples:
-        headers = {}
+        headers: dict[str, Header] = {}
         for kind, path in (("image", sample.image), ("alpha", sample.alpha), ("trimap", sample.trimap)):
             if path is None:
                 continue

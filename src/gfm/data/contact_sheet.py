@@ -74,7 +74,7 @@ def contact_sheet(
     cv2.putText(header, "composite | alpha | fg over gray | blended bg", (4, LABEL_H - 3),
                 cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
     parts = [header]
-    for row, text in zip(rows_img, texts):
+    for row, text in zip(rows_img, texts, strict=True):
         label = np.full((LABEL_H, width, 3), 255, np.uint8)
         cv2.putText(label, text, (4, LABEL_H - 5), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
         parts += [label, np.pad(row, ((0, 4), (0, width - row.shape[1]), (0, 0)), constant_values=255)]

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -174,6 +175,14 @@ class MattingDataset(_EpochDataset):
         if validate:
             validate_samples(self.samples, augment.smallest_side)
 
+    @classmethod
+    def from_root(cls, root: str | Path, split: str | None = None, **kwargs: Any) -> MattingDataset:
+        """Dataset of a split of AM-2k, P3M-10k or an image/alpha folder pair;
+        refuses a split with missing partners. ``kwargs`` as the constructor."""
+        from gfm.data.layouts import matting_split
+
+        return cls(matting_split(root, split).require_complete().samples, **kwargs)
+
     def __len__(self) -> int:
         return len(self.samples)
 
@@ -238,6 +247,32 @@ class CompositeDataset(_EpochDataset):
         sample_backgrounds(len(backgrounds.images), self.k, np.random.default_rng(0))
         if validate:
             validate_samples(self.samples, augment.smallest_side)
+
+    @classmethod
+    def from_roots(
+        cls,
+        foregrounds: str | Path,
+        backgrounds: str | Path,
+        *,
+        split: str | None = None,
+        bg_split: str | None = None,
+        fg_method: str = "cf",
+        denoiser: str = "bm3d",
+        compute_missing: bool = False,
+        **kwargs: Any,
+    ) -> CompositeDataset:
+        """Dataset from a matting dataset folder and a background folder, with
+        the caches at their default places (``ROOT/gfm-cache``)."""
+        from gfm.data.cache import Cache, default_cache_dir
+        from gfm.data.layouts import background_split, matting_split
+
+        samples = matting_split(foregrounds, split).require_complete().samples
+        images = background_split(backgrounds, bg_split).require_nonempty()
+        cache = CacheReader(
+            Cache(default_cache_dir(foregrounds)), fg_method, denoiser, compute_missing=compute_missing,
+            background_cache=Cache(default_cache_dir(backgrounds)),
+        )
+        return cls(samples, images, cache, **kwargs)
 
     def __len__(self) -> int:
         return len(self.samples) * self.k

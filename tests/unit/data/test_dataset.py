@@ -99,6 +99,9 @@ def test_composite_items_and_k_backgrounds_per_epoch(am2k_copy: Path, background
     recon = a * item["fg"] + (1 - a) * item["bg"]
     assert (recon - item["image"]).abs().mean() < 2 / 255
     assert torch.equal(ds[4]["image"], item["image"])
+    again = CompositeDataset.from_roots(am2k_copy, backgrounds_dir, fg_method="ml", denoiser="nlm", k=3,
+                                        augment=AUG, rosta="BT")
+    assert torch.equal(again[4]["image"], item["image"])  # same caches, same draws
 
 
 def test_bad_sets_are_refused_before_training(am2k_copy: Path, tmp_path: Path) -> None:
@@ -109,6 +112,9 @@ def test_bad_sets_are_refused_before_training(am2k_copy: Path, tmp_path: Path) -
         MattingDataset(matting_split(am2k_copy).samples, augment=AUG)
     with pytest.raises(InputError, match="sample8.jpg: 400x225, shorter side 225 < 320"):
         MattingDataset(matting_split(am2k_copy).samples, augment=AugmentConfig())
+    (am2k_copy / "mask" / "sample1.png").unlink()
+    with pytest.raises(InputError, match="sample1.jpg: no alpha"):
+        MattingDataset.from_root(am2k_copy, augment=AUG)
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="empty"):
         CompositeDataset(matting_split(am2k_copy).samples, background_split(tmp_path / "empty"),
