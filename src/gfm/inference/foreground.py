@@ -40,7 +40,7 @@ def estimate_foreground(image: np.ndarray, alpha: np.ndarray, method: str = "ml"
     try:  # lazy: pymatting compiles with numba on first import (about a minute, then cached)
         from pymatting import estimate_foreground_cf, estimate_foreground_ml
     except ImportError:
-        raise InputError("foreground estimation needs pymatting: pip install 'gfm[matte]' (or use --foreground none)") from None
+        raise InputError("foreground estimation needs pymatting (pip install pymatting), or use --foreground none") from None
     rgb = image.astype(np.float64) / 255.0
     a = alpha.astype(np.float64)
     foreground = estimate_foreground_ml(rgb, a) if method == "ml" else estimate_foreground_cf(rgb, a)

@@ -1,0 +1,136 @@
+"""``gfm prepare foregrounds|denoise|backgrounds``: precompute what training reads.
+
+* ``foregrounds ROOT``: F and B of every sample of a matting dataset
+  (closed form by default) into ``ROOT/gfm-cache``;
+* ``denoise ROOT``: BM3D (or ``--denoiser nlm``) of the cached foregrounds of a
+  matting dataset, or of every image of a background set;
+* ``backgrounds SRC DST``: a BG-20k-style set from a photo collection.
+
+The first two are resumable (finished files are skipped) and use several
+worker processes; a file that fails is reported and skipped, and the exit code
+is then 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("prepare", help="precompute foregrounds, denoised images, background sets")
+    sub = parser.add_subparsers(dest="prepare_command", metavar="WHAT")
+    sub.required = True
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("root", help="dataset folder")
+        p.add_argument("--split", help="split (AM-2k: train|validation; P3M: train|P3M-500-P|P3M-500-NP; "
+                       "BG-20k: train|testval); default: train")
+        p.add_argument("--cache-dir", type=Path, help="cache folder (default: ROOT/gfm-cache)")
+        p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
+        p.add_argument("--force", action="store_true", help="recompute files already in the cache")
+        p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    fg = sub.add_parser("foregrounds", help="estimate foreground/background colours of a matting dataset",
+                        description="Estimate F and B of every image of a matting dataset into the cache.")
+    common(fg)
+    fg.add_argument("--method", choices=("cf", "ml"), default="cf",
+                    help="cf: closed form of Levin et al. (the paper); ml: multi-level, much faster")
+    fg.set_defaults(func=run_foregrounds)
+
+    dn = sub.add_parser(
+        "denoise",
+        help="denoise cached foregrounds or a background set",
+        description=(
+            "Denoise the cached foregrounds of a matting dataset (run `gfm prepare foregrounds` first) "
+            "or every image of a background set (BG-20k, COCO, any folder of images). "
+            "--denoiser nlm (OpenCV non-local means) is tens of times faster than BM3D but is a "
+            "deviation from the paper."
+        ),
+    )
+    common(dn)
+    dn.add_argument("--denoiser", choices=("bm3d", "nlm"), default="bm3d", help="default: bm3d (the paper)")
+    dn.add_argument("--method", choices=("cf", "ml"), default="cf", help="which cached foregrounds (matting datasets)")
+    dn.set_defaults(func=run_denoise)
+
+    bg = sub.add_parser(
+        "backgrounds",
+        help="build a BG-20k-style background set from a photo collection",
+        description=(
+            "Keep images whose shorter side is at least --min-side, resize them to a --side shorter side, "
+            "drop exact and near duplicates (perceptual hash), write DST/report.json. Salient-object "
+            "rejection is not done: look through the result."
+        ),
+    )
+    bg.add_argument("src", help="folder of photos (searched recursively)")
+    bg.add_argument("dst", help="output folder")
+    bg.add_argument("--min-side", type=int, default=1080, help="minimum shorter side in px (default 1080)")
+    bg.add_argument("--side", type=int, default=1080, help="shorter side of written images (default 1080)")
+    bg.add_argument("--threshold", type=int, default=6,
+                    help="near-duplicate: perceptual hashes within this many bits of 64 (default 6; 0: exact only)")
+    bg.add_argument("--no-progress", action="store_true", help="no progress bar")
+    bg.set_defaults(func=run_backgrounds)
+
+
+def _cache(args: argparse.Namespace):  # noqa: ANN202
+    from gfm.data.cache import Cache, default_cache_dir
+
+    return Cache(args.cache_dir or default_cache_dir(args.root))
+
+
+def _finish(report, what: str) -> int:  # noqa: ANN001
+    print(f"{what}: {report.done} computed, {report.skipped} already cached, {len(report.failed)} failed",
+          file=sys.stderr)
+    if report.failed:
+        for path, reason in report.failed:
+            print(f"failed: {reason}" if str(path) in reason else f"failed: {path}: {reason}")
+        return 1
+    return 0
+
+
+def run_foregrounds(args: argparse.Namespace) -> int:
+    from gfm.data.layouts import matting_split
+    from gfm.data.prepare import foreground_tasks, run_tasks
+
+    split = matting_split(args.root, args.split)
+    for problem in split.problems:
+        print(f"skipped: {problem.message}")
+    tasks = foreground_tasks(split.samples, _cache(args), args.method)
+    report = run_tasks(tasks, workers=args.workers, force=args.force, progress=not args.no_progress,
+                       desc=f"foregrounds ({args.method})")
+    code = _finish(report, f"{split.name} foregrounds")
+    return 1 if split.problems else code
+
+
+def run_denoise(args: argparse.Namespace) -> int:
+    from gfm.data.layouts import background_split, detect_layout, matting_split
+    from gfm.data.prepare import denoise_foreground_tasks, denoise_image_tasks, run_tasks
+
+    layout = detect_layout(args.root)
+    cache = _cache(args)
+    if layout in ("am2k", "p3m", "pairs"):
+        split = matting_split(args.root, args.split, layout)
+        tasks = denoise_foreground_tasks(split.samples, cache, args.method, args.denoiser)
+        name = f"{split.name} foregrounds"
+    else:
+        images = background_split(args.root, args.split, layout).require_nonempty()
+        tasks = denoise_image_tasks(images, cache, args.denoiser)
+        name = images.name
+    report = run_tasks(tasks, workers=args.workers, force=args.force, progress=not args.no_progress,
+                       desc=f"denoise ({args.denoiser})")
+    return _finish(report, f"{name} denoised")
+
+
+def run_backgrounds(args: argparse.Namespace) -> int:
+    from gfm.data.backgrounds import prepare_backgrounds
+
+    report = prepare_backgrounds(args.src, args.dst, min_side=args.min_side, side=args.side,
+                                 threshold=args.threshold, progress=not args.no_progress)
+    for source, reason, detail in report.dropped:
+        print(f"dropped ({reason}): {source}: {detail}")
+    counts = ", ".join(f"{n} {k}" for k, n in report.counts().items())
+    print(f"{args.dst}: {counts}; details in {Path(args.dst) / 'report.json'}", file=sys.stderr)
+    unreadable = sum(1 for _, r, _ in report.dropped if r == "unreadable")
+    return 1 if unreadable else 0

@@ -1,0 +1,355 @@
+"""Dataset discovery: the released AM-2k, P3M-10k and BG-20k layouts, COCO-style
+image folders and plain folders of images and alphas matched by file stem.
+
+Nothing here decodes pixels: discovery pairs files by stem and reports missing
+partners; :func:`check_headers` reads only image headers (size, mode, EXIF
+orientation) and is fast enough to run before every training run. The full
+decode check used by ``gfm data check`` lives in :mod:`gfm.data.check`.
+
+Layouts (``ROOT`` is what the user passes):
+
+* ``am2k``: ``ROOT/train/{original/*.jpg, mask/*.png}``,
+  ``ROOT/validation/{original, mask, trimap}``;
+* ``p3m`` (P3M-10k, the released PM-10k): ``ROOT/train/{blurred_image, mask}``;
+  ``P3M-500-P/{blurred_image, mask, trimap}`` and
+  ``P3M-500-NP/{original_image, mask, trimap}``, under ``ROOT/validation/`` or
+  directly under ``ROOT``;
+* ``bg20k``: ``ROOT/train/*.jpg``, ``ROOT/testval/*.jpg`` (backgrounds only);
+* ``pairs``: ``ROOT/<images>/`` and ``ROOT/<alphas>/`` (optionally
+  ``ROOT/trimap/``) with the folder names listed in :data:`IMAGE_DIR_NAMES` and
+  :data:`ALPHA_DIR_NAMES`;
+* ``images``: any folder of images, searched recursively (COCO backgrounds).
+
+Folders named :data:`CACHE_DIR_NAME` (the precomputation cache) are never
+treated as data.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gfm.errors import InputError
+
+IMAGE_SUFFIXES: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
+IMAGE_DIR_NAMES: tuple[str, ...] = (
+    "original", "original_image", "blurred_image", "image", "images", "img", "merged", "composite",
+)
+ALPHA_DIR_NAMES: tuple[str, ...] = ("mask", "alpha", "alphas", "matte", "mattes", "masks")
+TRIMAP_DIR_NAMES: tuple[str, ...] = ("trimap", "trimaps")
+CACHE_DIR_NAME = "gfm-cache"
+LAYOUTS: tuple[str, ...] = ("am2k", "p3m", "bg20k", "pairs", "images")
+
+
+@dataclass(frozen=True)
+class MattingSample:
+    """One image with its alpha matte (and trimap, for validation splits).
+
+    Attributes:
+        key: the image path relative to the dataset root, without suffix, in
+            POSIX form (``"train/original/m_0001"``); unique within a root and
+            used to name cache files.
+        image: colour image file.
+        alpha: alpha matte file (8-bit single channel).
+        trimap: trimap file (0 / 128 / 255) or ``None``.
+    """
+
+    key: str
+    image: Path
+    alpha: Path
+    trimap: Path | None = None
+
+    @property
+    def name(self) -> str:
+        return self.image.stem
+
+
+@dataclass(frozen=True)
+class PairingProblem:
+    """A file without its partner: ``kind`` is ``"missing-alpha"``,
+    ``"missing-image"`` or ``"missing-trimap"``."""
+
+    path: Path
+    kind: str
+    message: str
+
+
+@dataclass
+class MattingSplit:
+    """The samples of one split of a matting dataset, plus pairing problems."""
+
+    root: Path
+    name: str
+    samples: list[MattingSample]
+    problems: list[PairingProblem] = field(default_factory=list)
+
+    def require_complete(self) -> MattingSplit:
+        """Raise :class:`InputError` listing the problems, if any; else return self."""
+        if self.problems:
+            shown = "\n  ".join(p.message for p in self.problems[:20])
+            more = f"\n  ... and {len(self.problems) - 20} more" if len(self.problems) > 20 else ""
+            raise InputError(
+                f"{self.root} ({self.name}): {len(self.problems)} file(s) without a partner:\n  {shown}{more}\n"
+                f"Fix or remove them; `gfm data check {self.root}` lists every problem."
+            )
+        if not self.samples:
+            raise InputError(f"{self.root} ({self.name}): no image/alpha pairs found")
+        return self
+
+
+@dataclass
+class ImageSplit:
+    """The image files of one split of a background set."""
+
+    root: Path
+    name: str
+    images: list[Path]
+
+    def require_nonempty(self) -> ImageSplit:
+        if not self.images:
+            raise InputError(
+                f"{self.root} ({self.name}): no images found "
+                f"(looked for {', '.join(sorted(IMAGE_SUFFIXES))}, recursively)"
+            )
+        return self
+
+
+def is_image_file(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
+
+
+def list_images(folder: Path, recursive: bool = False) -> list[Path]:
+    """Image files of ``folder`` sorted by path; hidden files and the cache skipped."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    if not recursive:
+        return sorted(p for p in folder.iterdir() if p.is_file() and is_image_file(p))
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if d != CACHE_DIR_NAME and not d.startswith("."))
+        found.extend(Path(dirpath) / f for f in filenames if is_image_file(Path(f)))
+    return sorted(found)
+
+
+def _by_stem(files: Iterable[Path]) -> tuple[dict[str, Path], list[Path]]:
+    """Map stem -> file; second value: files whose stem is already taken."""
+    mapping: dict[str, Path] = {}
+    duplicates: list[Path] = []
+    for f in files:
+        if f.stem in mapping:
+            duplicates.append(f)
+        else:
+            mapping[f.stem] = f
+    return mapping, duplicates
+
+
+def _rel_key(path: Path, root: Path) -> str:
+    try:
+        rel = path.relative_to(root)
+    except ValueError:
+        rel = Path(path.name)
+    return rel.with_suffix("").as_posix()
+
+
+def pair_folders(
+    image_dir: str | os.PathLike[str],
+    alpha_dir: str | os.PathLike[str],
+    trimap_dir: str | os.PathLike[str] | None = None,
+    *,
+    root: str | os.PathLike[str] | None = None,
+    name: str = "pairs",
+) -> MattingSplit:
+    """Match images and alphas (and trimaps) by file stem.
+
+    Args:
+        image_dir, alpha_dir, trimap_dir: folders of files; ``a/x.jpg`` pairs
+            with ``b/x.png``.
+        root: the dataset root sample keys are relative to (default: the
+            parent of ``image_dir``).
+        name: the split name used in messages.
+
+    Returns:
+        A :class:`MattingSplit`; files without a partner, and files whose stem
+        repeats within one folder (``x.jpg`` and ``x.png``), are listed in
+        ``problems`` and left out of ``samples``.
+    """
+    image_dir, alpha_dir = Path(image_dir), Path(alpha_dir)
+    root_path = Path(root) if root is not None else image_dir.parent
+    for folder in (image_dir, alpha_dir) + ((Path(trimap_dir),) if trimap_dir else ()):
+        if not folder.is_dir():
+            raise InputError(f"{folder}: folder not found (expected by the {name} layout)")
+    images, dup_i = _by_stem(list_images(image_dir))
+    alphas, dup_a = _by_stem(list_images(alpha_dir))
+    trimaps, dup_t = _by_stem(list_images(Path(trimap_dir))) if trimap_dir else ({}, [])
+    problems = [
+        PairingProblem(p, "duplicate-stem", f"{p}: another file in this folder has the stem {p.stem!r}")
+        for p in dup_i + dup_a + dup_t
+    ]
+    samples: list[MattingSample] = []
+    for stem in sorted(images):
+        image = images[stem]
+        if stem not in alphas:
+            problems.append(PairingProblem(image, "missing-alpha", f"{image}: no alpha {alpha_dir}/{stem}.*"))
+            continue
+        trimap = None
+        if trimap_dir:
+            trimap = trimaps.get(stem)
+            if trimap is None:
+                problems.append(
+                    PairingProblem(image, "missing-trimap", f"{image}: no trimap {trimap_dir}/{stem}.*")
+                )
+                continue
+        samples.append(MattingSample(_rel_key(image, root_path), image, alphas[stem], trimap))
+    for stem in sorted(set(alphas) - set(images)):
+        problems.append(
+            PairingProblem(alphas[stem], "missing-image", f"{alphas[stem]}: no image {image_dir}/{stem}.*")
+        )
+    for stem in sorted(set(trimaps) - set(images)):
+        problems.append(
+            PairingProblem(trimaps[stem], "missing-image", f"{trimaps[stem]}: no image {image_dir}/{stem}.*")
+        )
+    return MattingSplit(root_path, name, samples, problems)
+
+
+def _first_dir(parent: Path, names: Sequence[str]) -> Path | None:
+    for n in names:
+        if (parent / n).is_dir():
+            return parent / n
+    return None
+
+
+# ---------------------------------------------------------------- layouts
+
+
+def am2k_split(root: str | os.PathLike[str], split: str = "train") -> MattingSplit:
+    """AM-2k: ``train`` (original + mask) or ``validation`` (original + mask + trimap)."""
+    root = Path(root)
+    if split not in ("train", "validation"):
+        raise InputError(f"AM-2k has splits 'train' and 'validation', not {split!r}")
+    base = root / split
+    trimap = base / "trimap" if split == "validation" else None
+    return pair_folders(base / "original", base / "mask", trimap, root=root, name=f"AM-2k {split}")
+
+
+def _p3m_val_base(root: Path, split: str) -> Path:
+    for base in (root / "validation" / split, root / split):
+        if base.is_dir():
+            return base
+    raise InputError(f"{root}: no {split}/ folder, neither under validation/ nor at the root")
+
+
+def p3m_split(root: str | os.PathLike[str], split: str = "train") -> MattingSplit:
+    """P3M-10k (the released PM-10k): ``train``, ``P3M-500-P`` or ``P3M-500-NP``."""
+    root = Path(root)
+    if split == "train":
+        return pair_folders(root / "train" / "blurred_image", root / "train" / "mask", root=root, name="P3M train")
+    if split in ("P3M-500-P", "P3M-500-NP"):
+        base = _p3m_val_base(root, split)
+        images = "blurred_image" if split == "P3M-500-P" else "original_image"
+        return pair_folders(base / images, base / "mask", base / "trimap", root=root, name=split)
+    raise InputError(f"P3M-10k has splits 'train', 'P3M-500-P' and 'P3M-500-NP', not {split!r}")
+
+
+def pairs_split(root: str | os.PathLike[str], split: str = "all") -> MattingSplit:
+    """A folder holding one image folder and one alpha folder (and maybe trimaps)."""
+    root = Path(root)
+    images = _first_dir(root, IMAGE_DIR_NAMES)
+    alphas = _first_dir(root, ALPHA_DIR_NAMES)
+    if images is None or alphas is None:
+        raise InputError(
+            f"{root}: expected an image folder ({', '.join(IMAGE_DIR_NAMES)}) and an alpha folder "
+            f"({', '.join(ALPHA_DIR_NAMES)})"
+        )
+    return pair_folders(images, alphas, _first_dir(root, TRIMAP_DIR_NAMES), root=root, name=root.name or "pairs")
+
+
+def bg20k_split(root: str | os.PathLike[str], split: str = "train") -> ImageSplit:
+    """BG-20k: ``train`` or ``testval`` images."""
+    root = Path(root)
+    if split not in ("train", "testval"):
+        raise InputError(f"BG-20k has splits 'train' and 'testval', not {split!r}")
+    if not (root / split).is_dir():
+        raise InputError(f"{root / split}: folder not found (BG-20k layout)")
+    return ImageSplit(root, f"BG-20k {split}", list_images(root / split, recursive=True))
+
+
+def image_folder(root: str | os.PathLike[str]) -> ImageSplit:
+    """Every image under ``root`` (recursive): COCO or any photo collection."""
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(f"{root}: folder not found")
+    return ImageSplit(root, root.name or "images", list_images(root, recursive=True))
+
+
+def detect_layout(root: str | os.PathLike[str]) -> str:
+    """Guess the layout of ``root``: one of :data:`LAYOUTS`.
+
+    Raises:
+        InputError: ``root`` is missing or holds nothing recognisable.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(f"{root}: folder not found")
+    if (root / "train" / "original").is_dir() and (root / "train" / "mask").is_dir():
+        return "am2k"
+    if (root / "validation" / "original").is_dir() and (root / "validation" / "mask").is_dir():
+        return "am2k"
+    if (root / "train" / "blurred_image").is_dir() or any(
+        (base / s).is_dir() for base in (root, root / "validation") for s in ("P3M-500-P", "P3M-500-NP")
+    ):
+        return "p3m"
+    if _first_dir(root, IMAGE_DIR_NAMES) and _first_dir(root, ALPHA_DIR_NAMES):
+        return "pairs"
+    if (root / "train").is_dir() and (root / "testval").is_dir():
+        return "bg20k"
+    if list_images(root, recursive=True):
+        return "images"
+    raise InputError(
+        f"{root}: no known dataset layout (AM-2k, P3M-10k, BG-20k, image+alpha folders) and no images"
+    )
+
+
+def matting_splits(root: str | os.PathLike[str], layout: str | None = None) -> list[MattingSplit]:
+    """Every matting split present under ``root`` (train and validation)."""
+    root = Path(root)
+    layout = layout or detect_layout(root)
+    if layout == "am2k":
+        return [am2k_split(root, s) for s in ("train", "validation") if (root / s).is_dir()]
+    if layout == "p3m":
+        splits = [p3m_split(root, "train")] if (root / "train").is_dir() else []
+        for s in ("P3M-500-P", "P3M-500-NP"):
+            if (root / "validation" / s).is_dir() or (root / s).is_dir():
+                splits.append(p3m_split(root, s))
+        return splits
+    if layout == "pairs":
+        return [pairs_split(root)]
+    raise InputError(f"{root}: layout {layout!r} holds no alpha mattes")
+
+
+def matting_split(root: str | os.PathLike[str], split: str | None = None, layout: str | None = None) -> MattingSplit:
+    """One matting split by name; ``split=None`` picks the training split.
+
+    ``split`` is ``train`` / ``validation`` (AM-2k), ``train`` / ``P3M-500-P`` /
+    ``P3M-500-NP`` (P3M-10k), and ignored for the ``pairs`` layout.
+    """
+    root = Path(root)
+    layout = layout or detect_layout(root)
+    if layout == "am2k":
+        return am2k_split(root, split or "train")
+    if layout == "p3m":
+        return p3m_split(root, split or "train")
+    if layout == "pairs":
+        return pairs_split(root)
+    raise InputError(f"{root}: layout {layout!r} holds no alpha mattes; expected AM-2k, P3M-10k or image+alpha folders")
+
+
+def background_split(root: str | os.PathLike[str], split: str | None = None, layout: str | None = None) -> ImageSplit:
+    """Background images: BG-20k's ``train`` (default) or ``testval``, else every image under ``root``."""
+    root = Path(root)
+    layout = layout or detect_layout(root)
+    if layout == "bg20k":
+        return bg20k_split(root, split or "train")
+    return image_folder(root)

@@ -1,0 +1,141 @@
+"""``gfm data check``, ``gfm prepare``, ``gfm compose`` end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gfm.cli.main import main
+from gfm.io import read_image
+
+from conftest import make_background, write_backgrounds
+
+
+def test_data_check_catches_a_planted_fault(am2k_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["data", "check", str(am2k_copy), "--no-progress"]) == 0
+    assert "no problems found" in capsys.readouterr().err
+    # plant: a truncated image in the middle of the set, and a 16-bit alpha
+    bad = am2k_copy / "original" / "sample3.jpg"
+    bad.write_bytes(bad.read_bytes()[:3000])
+    a = np.asarray(Image.open(am2k_copy / "mask" / "sample8.png")).astype(np.uint16) * 257
+    Image.fromarray(a).save(am2k_copy / "mask" / "sample8.png")
+    assert main(["data", "check", str(am2k_copy), "--no-progress"]) == 1
+    out = capsys.readouterr()
+    assert f"unreadable: {bad}" in out.out
+    assert "alpha-not-8bit" in out.out and "sample8.png" in out.out and "16-bit" in out.out
+    assert "2 problem(s)" in out.err
+
+
+def test_prepare_foregrounds_and_denoise(am2k_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["--workers", "1", "--no-progress"]
+    assert main(["prepare", "foregrounds", str(am2k_copy), "--method", "ml", *args]) == 0
+    assert "3 computed, 0 already cached, 0 failed" in capsys.readouterr().err
+    assert main(["prepare", "foregrounds", str(am2k_copy), "--method", "ml", *args]) == 0
+    assert "0 computed, 3 already cached" in capsys.readouterr().err
+    assert main(["prepare", "denoise", str(am2k_copy), "--method", "ml", "--denoiser", "nlm", *args]) == 0
+    assert len(list((am2k_copy / "gfm-cache" / "fg-ml-nlm" / "original").glob("*.png"))) == 3
+    # a corrupt file: reported, skipped, exit code 1
+    bad = am2k_copy / "original" / "sample1.jpg"
+    bad.write_bytes(bad.read_bytes()[:1000])
+    assert main(["prepare", "foregrounds", str(am2k_copy), "--method", "ml", "--force", *args]) == 1
+    out = capsys.readouterr()
+    assert "2 computed" in out.err and "1 failed" in out.err and f"failed: {bad}" in out.out
+
+
+def test_prepare_backgrounds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_backgrounds(tmp_path / "photos", [(300, 400), (200, 260), (320, 320)])
+    (tmp_path / "photos" / "bad.jpg").write_bytes(b"garbage")
+    code = main(["prepare", "backgrounds", str(tmp_path / "photos"), str(tmp_path / "bg"),
+                 "--min-side", "250", "--side", "240", "--no-progress"])
+    out = capsys.readouterr()
+    assert code == 1  # an unreadable file was reported
+    assert "dropped (too-small)" in out.out and "bg_01.jpg" in out.out and "dropped (unreadable)" in out.out
+    assert sorted(p.name for p in (tmp_path / "bg").glob("*.jpg")) == ["bg_00.jpg", "bg_02.jpg"]
+    assert min(read_image(tmp_path / "bg" / "bg_00.jpg").shape[:2]) == 240
+
+
+def _compose(am2k: Path, backgrounds: Path, out: Path, *extra: str) -> int:
+    return main(["compose", str(am2k), str(backgrounds), str(out), "--k", "2", "--compute-missing",
+                 "--denoiser", "nlm", "--no-progress", *extra])
+
+
+def test_compose_writes_a_deterministic_set(am2k_copy: Path, backgrounds_dir: Path, tmp_path: Path) -> None:
+    assert _compose(am2k_copy, backgrounds_dir, tmp_path / "a", "--seed", "3", "--contact-sheet") == 0
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert manifest["seed"] == 3 and manifest["route"] == "rssn" and len(manifest["samples"]) == 6
+    for rec in manifest["samples"]:
+        image = read_image(tmp_path / "a" / rec["files"]["image"])
+        fg = read_image(tmp_path / "a" / rec["files"]["fg"])
+        assert image.shape == fg.shape
+        assert set(rec["choices"]) >= {"background", "fit", "denoise_fg", "denoise_bg", "blur_kernel", "noise"}
+    first = [r["background"] for r in manifest["samples"][:2]]
+    assert first[0] != first[1]  # k distinct backgrounds
+    sheet = read_image(tmp_path / "a" / "contact_sheet.jpg")
+    assert sheet.shape[0] > 6 * 160 and sheet.shape[1] > 4 * 100
+    # Same seed: the same files, byte for byte (the cache is now warm, so this is quick).
+    assert _compose(am2k_copy, backgrounds_dir, tmp_path / "b", "--seed", "3") == 0
+    for rec in manifest["samples"]:
+        for key in ("image", "fg", "bg"):
+            f = rec["files"][key]
+            assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes()
+    assert _compose(am2k_copy, backgrounds_dir, tmp_path / "c", "--seed", "4") == 0
+    other = json.loads((tmp_path / "c" / "manifest.json").read_text())
+    assert [r["choices"] for r in other["samples"]] != [r["choices"] for r in manifest["samples"]]
+
+
+def test_compose_baseline_and_missing_cache(am2k_copy: Path, backgrounds_dir: Path, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["compose", str(am2k_copy), str(backgrounds_dir), str(tmp_path / "x"), "--no-progress"])
+    assert code == 2
+    assert "gfm prepare foregrounds" in capsys.readouterr().err
+    assert _compose(am2k_copy, backgrounds_dir, tmp_path / "coco", "--route", "coco", "--fg-method", "ml") == 0
+    manifest = json.loads((tmp_path / "coco" / "manifest.json").read_text())
+    assert all(r["choices"]["blur_kernel"] is None and not r["choices"]["noise"] for r in manifest["samples"])
+    (tmp_path / "nobg").mkdir()
+    assert _compose(am2k_copy, tmp_path / "nobg", tmp_path / "y", "--fg-method", "ml") == 2
+    assert "no images" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_prepare_resumes_after_a_kill(tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    rng = np.random.default_rng(0)
+    from gfm.io import write_image
+
+    for i in range(40):
+        write_image(photos / f"p{i:02d}.jpg", make_background(rng, 240, 320))
+    cmd = [sys.executable, "-m", "gfm.cli.main", "prepare", "denoise", str(photos),
+           "--denoiser", "nlm", "--workers", "1", "--no-progress"]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).parents[3] / "src"),
+                                                       os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out_dir = photos / "gfm-cache" / "denoised-nlm"
+    deadline = time.time() + 60
+    def finished() -> list[Path]:  # not the hidden temporary files of atomic writes
+        return [p for p in out_dir.glob("*.png") if not p.name.startswith(".")]
+
+    while time.time() < deadline and len(finished()) < 3:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_before = len(finished())
+    assert 3 <= done_before < 40, "the run finished before it could be killed"
+    for p in finished():  # every finished file is complete
+        assert read_image(p).shape == (240, 320, 3)
+    for p in out_dir.iterdir():  # age the killed write's temporary file, if any
+        if p.name.startswith("."):
+            os.utime(p, (time.time() - 120, time.time() - 120))
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert f"{40 - done_before} computed, {done_before} already cached, 0 failed" in result.stderr
+    assert len(finished()) == 40
+    assert not [p for p in out_dir.iterdir() if p.name.startswith(".")]  # leftovers cleaned
