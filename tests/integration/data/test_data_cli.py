@@ -26,12 +26,12 @@ def test_data_check_catches_a_planted_fault(am2k_copy: Path, capsys: pytest.Capt
     # plant: a truncated image in the middle of the set, and a 16-bit alpha
     bad = am2k_copy / "original" / "sample3.jpg"
     bad.write_bytes(bad.read_bytes()[:3000])
-    a = np.asarray(Image.open(am2k_copy / "mask" / "sample8.png")).astype(np.uint16) * 257
-    Image.fromarray(a).save(am2k_copy / "mask" / "sample8.png")
+    a = np.asarray(Image.open(am2k_copy / "mask" / "sample2.png")).astype(np.uint16) * 257
+    Image.fromarray(a).save(am2k_copy / "mask" / "sample2.png")
     assert main(["data", "check", str(am2k_copy), "--no-progress"]) == 1
     out = capsys.readouterr()
     assert f"unreadable: {bad}" in out.out
-    assert "alpha-not-8bit" in out.out and "sample8.png" in out.out and "16-bit" in out.out
+    assert "alpha-not-8bit" in out.out and "sample2.png" in out.out and "16-bit" in out.out
     assert "2 problem(s)" in out.err
 
 

@@ -61,7 +61,7 @@ def demo_pairs() -> list[tuple[str, np.ndarray, np.ndarray]]:
     from gfm.data.files import read_pair
 
     out = []
-    for n in ("sample1", "sample3", "sample8"):
+    for n in ("sample1", "sample3", "sample2"):
         image, alpha = read_pair(DEMO / "original" / f"{n}.jpg", DEMO / "mask" / f"{n}.png")
         out.append((n, image, alpha))
     return out

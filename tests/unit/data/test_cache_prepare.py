@@ -26,10 +26,10 @@ def test_foregrounds_are_cached_and_rerun_skips_them(am2k_copy: Path) -> None:
     again = run_tasks(tasks, progress=False)
     assert (again.done, again.skipped) == (0, 3)
     cache.background_estimate("original/sample3", "ml").unlink()  # half-finished task
-    (fg.parent / ".sample8.png.abc.tmp.png").write_bytes(b"partial")  # leftover of a killed write
+    (fg.parent / ".sample2.png.abc.tmp.png").write_bytes(b"partial")  # leftover of a killed write
     third = run_tasks(tasks, progress=False)
     assert (third.done, third.skipped) == (1, 2)
-    assert not [p for p in (am2k_copy / "gfm-cache").rglob("*.tmp*") if p.name != ".sample8.png.abc.tmp.png"]
+    assert not [p for p in (am2k_copy / "gfm-cache").rglob("*.tmp*") if p.name != ".sample2.png.abc.tmp.png"]
 
 
 def test_a_corrupt_file_is_reported_and_skipped(am2k_copy: Path) -> None:
@@ -65,7 +65,7 @@ def test_cache_reader_refuses_or_computes_missing_entries(am2k_copy: Path) -> No
     sample = matting_split(am2k_copy).samples[2]
     image, alpha = read_pair(sample.image, sample.alpha)
     cache = Cache(am2k_copy / "c")
-    with pytest.raises(InputError, match=r"fg-ml/original/sample8.png.*gfm prepare foregrounds"):
+    with pytest.raises(InputError, match=r"fg-ml/original/sample3.png.*gfm prepare foregrounds"):
         CacheReader(cache, "ml", "nlm").foreground(sample, image, alpha)
     reader = CacheReader(cache, "ml", "nlm", compute_missing=True)
     fg, bg = reader.foreground(sample, image, alpha)

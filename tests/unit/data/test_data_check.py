@@ -46,8 +46,8 @@ def test_each_planted_fault_is_found(tmp_path: Path, data_dir: Path) -> None:
     Image.fromarray(np.repeat(rgb[..., None], 3, axis=2)).save(train / "mask" / "sample1.png")
     a16 = np.asarray(Image.open(train / "mask" / "sample3.png")).astype(np.uint16) * 257
     Image.fromarray(a16).save(train / "mask" / "sample3.png")
-    data = (train / "original" / "sample8.jpg").read_bytes()
-    (train / "original" / "sample8.jpg").write_bytes(data[: len(data) // 2])
+    data = (train / "original" / "sample2.jpg").read_bytes()
+    (train / "original" / "sample2.jpg").write_bytes(data[: len(data) // 2])
     Image.new("RGB", (50, 40)).save(train / "original" / "extra.jpg")
     Image.new("L", (51, 40)).save(train / "mask" / "extra.png")
     Image.new("RGB", (30, 20)).save(train / "original" / "lonely.jpg")
@@ -60,14 +60,14 @@ def test_each_planted_fault_is_found(tmp_path: Path, data_dir: Path) -> None:
     assert found == {
         ("alpha-not-8bit", "sample1.png"),
         ("alpha-not-8bit", "sample3.png"),
-        ("unreadable", "sample8.jpg"),
+        ("unreadable", "sample2.jpg"),
         ("size-mismatch", "extra.png"),
         ("missing-alpha", "lonely.jpg"),
         ("trimap-values", "v.png"),
     }
     messages = {p.path.name: p.message for p in report.problems}
     assert "RGB" in messages["sample1.png"] and "16-bit" in messages["sample3.png"]
-    assert str(train / "original" / "sample8.jpg") in messages["sample8.jpg"]
+    assert str(train / "original" / "sample2.jpg") in messages["sample2.jpg"]
     assert not report.ok
 
 

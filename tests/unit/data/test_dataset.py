@@ -110,7 +110,7 @@ def test_bad_sets_are_refused_before_training(am2k_copy: Path, tmp_path: Path) -
     Image.fromarray(np.repeat(a[..., None], 3, axis=2)).save(mask)
     with pytest.raises(InputError, match="sample3.png.*RGB"):
         MattingDataset(matting_split(am2k_copy).samples, augment=AUG)
-    with pytest.raises(InputError, match="sample8.jpg: 400x225, shorter side 225 < 320"):
+    with pytest.raises(InputError, match="sample3.jpg: 400x267, shorter side 267 < 320"):
         MattingDataset(matting_split(am2k_copy).samples, augment=AugmentConfig())
     (am2k_copy / "mask" / "sample1.png").unlink()
     with pytest.raises(InputError, match="sample1.jpg: no alpha"):
