@@ -35,11 +35,11 @@ from gfm.inference import Predictor
 from gfm.inference.batch import MatteJob, write_outputs
 from gfm.io import read_image
 
-EXAMPLE = Path(__file__).parents[1] / "examples" / "sample6.jpg"
+EXAMPLE = Path(__file__).parents[1] / "examples" / "original" / "sample6.jpg"
 
 
 def make_photo(folder: Path, width: int, height: int, name: str = "photo.jpg") -> Path:
-    """A real photo (examples/sample6.jpg) resized to ``width x height``."""
+    """A real photo (examples/original/sample6.jpg) resized to ``width x height``."""
     image = cv2.imread(str(EXAMPLE))
     path = folder / name
     cv2.imwrite(str(path), cv2.resize(image, (width, height), interpolation=cv2.INTER_CUBIC), [cv2.IMWRITE_JPEG_QUALITY, 95])
@@ -95,7 +95,7 @@ def speed(args: argparse.Namespace) -> None:
         out.mkdir()
         model = gfm.create_model("r34", "TT").eval()
         predictor = Predictor(model, strategy="hybrid", device="cpu")
-        print(f"photo 1620x1080 (examples/sample6.jpg resized), r34-TT, threads={torch.get_num_threads()}, median of {args.repeats}")
+        print(f"photo 1620x1080 (examples/original/sample6.jpg resized), r34-TT, threads={torch.get_num_threads()}, median of {args.repeats}")
         for foreground in ("ml", "none"):
             t = timed(lambda: ours_once(predictor, photo, out, foreground), args.repeats)
             print(f"ours, hybrid, foreground={foreground:<4}: {t:.3f} s")

@@ -12,7 +12,7 @@ from PIL import Image
 import gfm
 from gfm.cli.main import main
 
-EXAMPLES = Path(__file__).parents[2] / "examples"
+EXAMPLES = Path(__file__).parents[2] / "examples" / "original"
 
 
 @pytest.fixture(scope="module")

@@ -87,16 +87,19 @@ def training_sample(
     def cont(a: np.ndarray) -> np.ndarray:
         return resize_and_flip(window(a).astype(np.float32) * np.float32(1 / 255), crop.flip, out_size)
 
-    glance_full = glance_in_window(alpha, rosta, t, l, s, s)
-    trimap_full = glance_full if rosta == "TT" else glance_in_window(alpha, rosta, t, l, s, s, trimap=True)
     out = {"image": cont(image), "alpha": cont(alpha)}
     if fg is not None:
         out["fg"] = cont(fg)
     if bg is not None:
         out["bg"] = cont(bg)
-    out["glance"] = resize_and_flip(glance_full, crop.flip, out_size, label=True)
-    out["trimap"] = out["glance"] if rosta == "TT" else resize_and_flip(trimap_full, crop.flip, out_size, label=True)
-    out["focus"], out["focus_mask"] = focus_target(out["alpha"], out["glance"], rosta)
+    trimap_full = glance_in_window(alpha, "TT", t, l, s, s, trimap=True)
+    out["trimap"] = resize_and_flip(trimap_full, crop.flip, out_size, label=True)
+    # RIM trains the three RoSTa heads at once: their targets get a _TT / _FT / _BT suffix.
+    for head in (("TT", "FT", "BT") if rosta == "RIM" else (rosta,)):
+        suffix = f"_{head}" if rosta == "RIM" else ""
+        glance = out["trimap"] if head == "TT" else resize_and_flip(glance_in_window(alpha, head, t, l, s, s), crop.flip, out_size, label=True)
+        out["glance" + suffix] = glance
+        out["focus" + suffix], out["focus_mask" + suffix] = focus_target(out["alpha"], glance, head)
     return out
 
 
@@ -106,11 +109,11 @@ def to_tensors(sample: dict[str, np.ndarray], index: int) -> dict[str, torch.Ten
     for key, value in sample.items():
         if key in ("image", "fg", "bg"):
             out[key] = torch.from_numpy(np.ascontiguousarray(value.transpose(2, 0, 1)))
-        elif key in ("alpha", "focus"):
+        elif key == "alpha" or key.startswith("focus") and not key.startswith("focus_mask"):
             out[key] = torch.from_numpy(np.ascontiguousarray(value))[None]
-        elif key == "focus_mask":
+        elif key.startswith("focus_mask"):
             out[key] = torch.from_numpy(value.astype(np.float32))[None]
-        elif key in ("glance", "trimap"):
+        elif key.startswith("glance") or key == "trimap":
             out[key] = torch.from_numpy(value.astype(np.int64))
     out["index"] = torch.tensor(index, dtype=torch.int64)
     return out
@@ -149,7 +152,8 @@ class MattingDataset(_EpochDataset):
 
     Args:
         samples: from :func:`gfm.data.layouts.matting_split` (``.samples``).
-        rosta: ``"TT"``, ``"FT"`` or ``"BT"``.
+        rosta: ``"TT"``, ``"FT"``, ``"BT"``, or ``"RIM"`` for the three heads
+            targets at once (keys with ``_TT`` / ``_FT`` / ``_BT`` suffixes).
         augment: crop / resize / flip settings.
         cache: where ``F`` and ``B`` come from; ``None`` leaves ``fg``/``bg``
             out of the items.
@@ -168,7 +172,7 @@ class MattingDataset(_EpochDataset):
         validate: bool = True,
     ) -> None:
         self.samples = list(samples)
-        self.rosta = check_rosta(rosta)
+        self.rosta = rosta if rosta == "RIM" else check_rosta(rosta)
         self.augment = augment
         self.cache = cache
         self.seed = int(seed)
@@ -240,7 +244,7 @@ class CompositeDataset(_EpochDataset):
         self.cache = cache
         self.route = route if isinstance(route, RouteConfig) else route_config(route)
         self.k = int(k)
-        self.rosta = check_rosta(rosta)
+        self.rosta = rosta if rosta == "RIM" else check_rosta(rosta)
         self.augment = augment
         self.seed = int(seed)
         # Refuse an empty or too small background set now, not in a worker.

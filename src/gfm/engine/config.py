@@ -46,6 +46,8 @@ class DataSection:
     crop_sizes: list[int] = field(default_factory=lambda: [640, 960, 1280])
     out_size: int = 320
     workers: int = 2
+    foreground_method: Literal["cf", "ml"] = "cf"  # which cached foreground estimate (closed form = paper)
+    denoiser: Literal["bm3d", "nlm"] = "bm3d"  # RSSN denoiser (BM3D = paper; NLM much faster)
     use_cache: bool = True  # read precomputed foregrounds / denoised images (gfm prepare)
     compute_missing: bool = False  # compute what the cache lacks on the fly (slow: BM3D)
     validation: str | None = None  # real images with ground truth (AM-2k / P3M validation layout)

@@ -39,9 +39,9 @@ def build_training_dataset(config: TrainConfig) -> Any:
     if data.track == "ori":
         reader = None
         if data.use_cache:
-            cached = cache.foreground(split.samples[0].key, "cf").is_file()
+            cached = cache.foreground(split.samples[0].key, data.foreground_method).is_file()
             if cached or data.compute_missing:
-                reader = CacheReader(cache, "cf", compute_missing=data.compute_missing)
+                reader = CacheReader(cache, data.foreground_method, data.denoiser, compute_missing=data.compute_missing)
             else:
                 print(
                     f"note: no foreground cache under {cache.root}: training without the composition loss "
@@ -55,15 +55,17 @@ def build_training_dataset(config: TrainConfig) -> Any:
         raise ConfigError(f"{backgrounds_root}: no background images found")
     reader = CacheReader(
         cache,
-        "cf",
+        data.foreground_method,
+        data.denoiser,
         compute_missing=data.compute_missing or not data.use_cache,
         background_cache=Cache(default_cache_dir(backgrounds_root)),
     )
-    missing = [s for s in split.samples if not cache.foreground(s.key, "cf").is_file()]
+    missing = [s for s in split.samples if not cache.foreground(s.key, data.foreground_method).is_file()]
     if missing and not reader.compute_missing:
         raise ConfigError(
             f"{cache.root}: {len(missing)} of {len(split.samples)} foregrounds are not cached (first: {missing[0].image}); "
-            f"run `gfm prepare foregrounds {root}` (and `gfm prepare denoise` for RSSN), or --set data.compute_missing=true"
+            f"run `gfm prepare foregrounds {root} --method {data.foreground_method}` (and `gfm prepare denoise` for RSSN), "
+            "or --set data.compute_missing=true"
         )
     return CompositeDataset(
         split.samples, backgrounds, reader, route=data.route, k=data.backgrounds_per_foreground, rosta=rosta, augment=augment, seed=config.optim.seed

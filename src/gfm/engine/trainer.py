@@ -340,7 +340,7 @@ def train(
             optimizer.zero_grad(set_to_none=True)
             state.step += 1
             bar.update(1)
-            if state.step % config.log.log_every == 0 or state.step == total_steps:
+            if state.step % config.log.log_every == 0 or state.step == total_steps or state.batch_in_epoch == batches_per_epoch:
                 values = all_reduce_mean({k: float(v.detach()) for k, v in terms.items()}, info, device)
                 elapsed = time.perf_counter() - window_start
                 rate = window_samples / elapsed if elapsed > 0 else 0.0
@@ -349,9 +349,10 @@ def train(
                             "samples_per_s": round(rate, 3), "lr": config.optim.lr, "time": round(time.time(), 3)})
                 bar.set_postfix({"loss": f"{values['total']:.4f}", "samples/s": f"{rate:.1f}"})
                 window_start, window_samples = time.perf_counter(), 0
-            if state.step % config.log.checkpoint_every == 0 or state.step >= total_steps:
+            step_limit = config.optim.steps is not None and state.step >= config.optim.steps
+            if state.step % config.log.checkpoint_every == 0 or step_limit:
                 checkpoint()
-            if state.step >= total_steps:
+            if step_limit:  # stop mid-epoch; an epoch-based run ends with its last epoch below
                 done = True
                 break
         else:  # the epoch ran to its end
@@ -362,7 +363,7 @@ def train(
             if state.epoch >= config.optim.epochs:
                 done = True
             if done or state.step % config.log.checkpoint_every == 0:
-                checkpoint()
+                checkpoint()  # the epoch boundary: resuming starts the next epoch
     bar.close()
     logger.close()
     best = run_dir / "best.pt"
