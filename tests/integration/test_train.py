@@ -124,7 +124,8 @@ def test_validation_keeps_the_best_weights(tmp_path: Path, demo: Path, capsys: p
 
 def test_rim_preset_trains(tmp_path: Path, demo: Path) -> None:
     run = tmp_path / "rim"
-    assert main(["train", "--preset", "ori-am2k-tiny-rim", "--data", str(demo), "--out", str(run), "--steps", "2", "--batch-size", "2", *FAST]) == 0
+    args = ["train", "--preset", "ori-am2k-tiny-rim", "--data", str(demo), "--out", str(run), "--steps", "2", "--batch-size", "2", *FAST]
+    assert main([*args, "--workers", "2"]) == 0  # with loader worker processes
     assert {"glance_ce_BT", "rim_alpha"} <= set(_rows(run)[0])
 
 

@@ -285,12 +285,8 @@ def train(
 
     sampler = EpochSampler(len(dataset), seed, info.rank, info.world_size)
     batch_size = config.optim.batch_size
-    loader_kwargs: dict[str, Any] = {"num_workers": config.data.workers, "pin_memory": device.type == "cuda"}
-    if config.data.workers > 0:
-        from gfm.data.dataset import init_worker
-
-        loader_kwargs["worker_init_fn"] = init_worker
-    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=False, **loader_kwargs)
+    # Workers get no init function: cv2.setNumThreads in forked workers deadlocks (gfm.data.dataset).
+    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=False, num_workers=config.data.workers, pin_memory=device.type == "cuda")
     batches_per_epoch = math.ceil(sampler.per_rank / batch_size)
     steps_per_epoch = max(1, batches_per_epoch // config.optim.accumulate)
     total_steps = config.optim.steps or config.optim.epochs * steps_per_epoch
