@@ -28,16 +28,11 @@ def trimap_from_alpha(alpha: np.ndarray, kernel_size: int = DEFAULT_TRIMAP_KERNE
     Returns:
         ``uint8`` ``(H, W)`` trimap with values 0 / 128 / 255.
     """
-    import cv2
+    from gfm.data.rosta import make_trimap  # one implementation of the 25 px trimap (0 / 1 / 2)
 
     alpha = np.asarray(alpha)
     if alpha.ndim != 2 or alpha.dtype.kind != "f":
         raise InputError(f"alpha must be a 2-D float array in [0, 1], got {alpha.dtype} {alpha.shape}")
     if kernel_size < 1:
         raise InputError(f"kernel_size must be >= 1, got {kernel_size}")
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (kernel_size, kernel_size))
-    solid = cv2.erode((alpha >= 1.0).view(np.uint8), kernel)
-    reach = cv2.dilate((alpha > 0.0).view(np.uint8), kernel)
-    trimap = np.where(reach > 0, np.uint8(128), np.uint8(0))
-    trimap[solid > 0] = 255
-    return trimap
+    return np.array([0, 128, 255], dtype=np.uint8)[make_trimap(alpha, kernel_size)]
