@@ -1,14 +1,46 @@
-"""Shared fixtures. Test data lives in tests/data (never ../shared)."""
+"""Shared fixtures. Test data lives in tests/data (never ../shared): the demo AM-2k
+pairs (copied by ``am2k_copy``, so that caches are written under tmp, never into the
+repository) and synthetic backgrounds."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
+from synthetic import write_backgrounds
 
-DATA_DIR = Path(__file__).parent / "data"
+DEMO = Path(__file__).resolve().parent / "data" / "am2k"
+
+
+@pytest.fixture()
+def am2k_copy(tmp_path: Path) -> Path:
+    """The demo pairs at tmp/am2k/{original, mask}: a ``pairs`` layout."""
+    dst = tmp_path / "am2k"
+    shutil.copytree(DEMO, dst)
+    return dst
+
+
+@pytest.fixture(scope="session")
+def backgrounds_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("backgrounds")
+    write_backgrounds(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def demo_pairs() -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """``(name, image uint8 RGB, alpha uint8)`` of the three demo samples."""
+    from gfm.data.files import read_pair
+
+    out = []
+    for n in ("sample1", "sample3", "sample2"):
+        image, alpha = read_pair(DEMO / "original" / f"{n}.jpg", DEMO / "mask" / f"{n}.png")
+        out.append((n, image, alpha))
+    return out
 
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    return DATA_DIR
+    return Path(__file__).parent / "data"

@@ -17,7 +17,7 @@ from PIL import Image
 from gfm.cli.main import main
 from gfm.io import read_image
 
-from conftest import make_background, write_backgrounds
+from synthetic import make_background, write_backgrounds
 
 
 def test_data_check_catches_a_planted_fault(am2k_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:

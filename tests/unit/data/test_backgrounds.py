@@ -11,7 +11,7 @@ import numpy as np
 from gfm.data.backgrounds import hamming, phash, prepare_backgrounds
 from gfm.io import read_image, write_image
 
-from conftest import make_background
+from synthetic import make_background
 
 
 def test_phash_is_robust_to_resizing_and_separates_images() -> None:
