@@ -98,14 +98,17 @@ def speed(args: argparse.Namespace) -> None:
         print(f"photo 1620x1080 (examples/original/sample6.jpg resized), r34-TT, threads={torch.get_num_threads()}, median of {args.repeats}")
         for foreground in ("ml", "none"):
             t = timed(lambda: ours_once(predictor, photo, out, foreground), args.repeats)
-            print(f"ours, hybrid, foreground={foreground:<4}: {t:.3f} s")
+            print(f"ours, hybrid, fp32, foreground={foreground:<4}: {t:.3f} s")
+        fast = Predictor(model, strategy="hybrid", device="cpu", precision="bf16")
+        t = timed(lambda: ours_once(fast, photo, out, "ml"), args.repeats)
+        print(f"ours, hybrid, bf16, foreground=ml  : {t:.3f} s")
         try:
             import skimage  # noqa: F401
         except ImportError:
             print("released pipeline: skipped (pip install scikit-image to run it)")
             return
         t = timed(lambda: released_once(model, photo, out), args.repeats)
-        print(f"released pipeline's steps:          {t:.3f} s")
+        print(f"released pipeline's steps:              {t:.3f} s")
 
 
 def memory_child(side_w: int, side_h: int) -> None:

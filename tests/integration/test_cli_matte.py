@@ -156,3 +156,10 @@ def test_bad_options(tmp_path: Path, photos: Path, tiny_checkpoints: dict[str, P
     assert "unknown --outputs mask" in capsys.readouterr().err
     assert main(base + ["--background", "not-a-colour"]) == 2
     assert "cannot read colour" in capsys.readouterr().err
+
+
+def test_bf16_precision_option(tmp_path: Path, photos: Path, tiny_checkpoints: dict[str, Path]) -> None:
+    out = tmp_path / "out"
+    args = ["matte", str(photos / "sample2.jpg"), "--out", str(out), "--model", str(tiny_checkpoints["TT"]), "--outputs", "alpha", "-q"]
+    assert main([*args, "--precision", "bf16"]) == 0
+    assert _size(out / "sample2_alpha.png") == _size(photos / "sample2.jpg")

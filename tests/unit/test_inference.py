@@ -152,3 +152,14 @@ def test_bad_image_arrays() -> None:
         predictor.predict(np.zeros((10, 10), np.uint8))
     with pytest.raises(InputError, match="uint8 RGB"):
         predictor.predict(np.zeros((10, 10, 3), np.float32))
+
+
+def test_bf16_precision_is_close_to_fp32() -> None:
+    model = gfm.create_model("tiny", "TT").eval()
+    image = _image(96, 160)
+    exact = Predictor(model, device="cpu").predict(image).alpha
+    fast = Predictor(model, device="cpu", precision="bf16").predict(image).alpha
+    assert fast.shape == exact.shape and fast.dtype == np.float32
+    assert np.abs(fast - exact).mean() < 0.02
+    with pytest.raises(InputError, match="precision"):
+        Predictor(model, precision="fp16")

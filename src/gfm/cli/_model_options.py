@@ -44,10 +44,16 @@ def add_model_options(parser: argparse.ArgumentParser, model_group: Any = None, 
     parser.add_argument("--device", help="auto (CUDA if available), cpu, cuda or cuda:N (default auto)")
     parser.add_argument("--threads", type=int, help="CPU threads for PyTorch (default: all cores)")
     parser.add_argument("--max-pixels", type=int, help="working-resolution budget a pass in pixels (default 1600x1600)")
+    parser.add_argument(
+        "--precision",
+        choices=["fp32", "bf16"],
+        help="fp32 (default: the released network's numbers) or bf16 autocast: about 2x faster on GPUs and on "
+        "CPUs with AVX512-BF16/AMX, alphas differ by up to about 0.02",
+    )
 
 
 #: The options :func:`add_model_options` adds besides ``--model`` (dest names).
-INFERENCE_OPTIONS = ("strategy", "rosta", "device", "threads", "max_pixels")
+INFERENCE_OPTIONS = ("strategy", "rosta", "device", "threads", "max_pixels", "precision")
 
 
 def given_inference_options(args: argparse.Namespace) -> list[str]:
@@ -112,4 +118,5 @@ def build_predictor(args: argparse.Namespace, models: list[GFM], strategy: str |
         strategy=DEFAULT_STRATEGY if strategy == "ensemble" else strategy,
         device=args.device or "auto",
         max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
+        precision=args.precision or "fp32",
     )

@@ -181,6 +181,8 @@ def _run_model(args: argparse.Namespace, dataset: Any) -> int:
     if args.rosta:
         source += f" (rosta {args.rosta})"
     source += f"; max_pixels {args.max_pixels or DEFAULT_MAX_PIXELS}"
+    if args.precision == "bf16":  # fp32 results stay comparable with earlier (fp32) evaluations
+        source += "; precision bf16"
     names = "+".join(Path(spec).stem for spec in specs)
     progress = not args.no_progress
 

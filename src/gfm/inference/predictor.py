@@ -97,6 +97,9 @@ class Predictor:
         optimize: fold batch norms and use channels-last (same outputs to ~1e-6).
         normalization: input normalisation; default from each model's
             ``checkpoint_meta`` (raw 0..255 RGB for the released weights).
+        precision: ``"fp32"`` (default, the released network's numbers) or
+            ``"bf16"`` (autocast: about twice as fast on GPUs and on CPUs with
+            AVX512-BF16 / AMX; alphas differ by up to about 0.02).
     """
 
     def __init__(
@@ -108,6 +111,7 @@ class Predictor:
         max_pixels: int = DEFAULT_MAX_PIXELS,
         optimize: bool = True,
         normalization: Normalization | None = None,
+        precision: str = "fp32",
     ) -> None:
         model_list = [models] if isinstance(models, GFM) else list(models)
         if not model_list:
@@ -115,6 +119,9 @@ class Predictor:
         self.strategy = get_strategy(strategy)
         self.device = resolve_device(device)
         self.max_pixels = max_pixels
+        if precision not in ("fp32", "bf16"):
+            raise InputError(f"precision must be fp32 or bf16, got {precision!r}")
+        self.precision = precision
         self.normalizations = [
             normalization or getattr(getattr(m, "checkpoint_meta", None), "normalization", None) or RAW_255 for m in model_list
         ]
@@ -126,6 +133,10 @@ class Predictor:
         return normalization.apply(x).contiguous(memory_format=torch.channels_last)
 
     def _run_model(self, model: GFM, normalization: Normalization, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+            return self._run_model_at_precision(model, normalization, image)
+
+    def _run_model_at_precision(self, model: GFM, normalization: Normalization, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         height, width = image.shape[:2]
         strategy = self.strategy
         glance_size = working_size(height, width, strategy.glance_scale, self.max_pixels, model.output_stride)
