@@ -25,6 +25,10 @@ from PIL import Image, ImageOps
 from gfm.errors import InputError, OutputError
 from gfm.io.atomic import atomic_write
 
+# zlib level of PNG outputs. Pillow's default (6) spends 0.59 s on a 1620x1080 RGBA
+# cutout here; level 2 takes 0.12 s for a file about 15% larger.
+PNG_COMPRESS_LEVEL = 2
+
 # Refuse images larger than this many pixels (decompression-bomb guard). A
 # 30000 x 30000 PNG is 900 megapixels; real photos are below 200.
 MAX_IMAGE_PIXELS = 250_000_000
@@ -233,7 +237,7 @@ def write_alpha(path: str | os.PathLike[str], alpha: np.ndarray, bits: int = 8) 
         image = Image.fromarray(data)  # uint16 (H, W) -> mode "I;16"
     else:
         raise InputError(f"alpha bit depth must be 8 or 16, got {bits}")
-    _save(image, path, "PNG", {})
+    _save(image, path, "PNG", {"compress_level": PNG_COMPRESS_LEVEL})
 
 
 def write_image(path: str | os.PathLike[str], image: np.ndarray, quality: int = 95) -> None:
@@ -261,6 +265,8 @@ def write_image(path: str | os.PathLike[str], image: np.ndarray, quality: int = 
     options: dict[str, object] = {}
     if fmt in ("JPEG", "WEBP"):
         options["quality"] = int(quality)
+    elif fmt == "PNG":
+        options["compress_level"] = PNG_COMPRESS_LEVEL
     _save(Image.fromarray(image), path, fmt, options)
 
 
