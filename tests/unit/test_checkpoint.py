@@ -36,6 +36,33 @@ def test_own_format_round_trip(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
 
 
+def test_load_model_takes_every_tensor_from_the_file(tmp_path: Path) -> None:
+    """load_model builds on the meta device: nothing may stay there, half-precision
+    files come back in float32, and tensors shared between names are unshared."""
+    model = gfm.create_model("tiny", "TT").eval()
+    payload = torch.load(gfm.save_checkpoint(model, tmp_path / "tiny.pth"), weights_only=True)
+    payload["state_dict"] = {k: v.half() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
+    conv = "focus.heads.TT.0.weight"
+    twin = next(k for k in payload["state_dict"] if k != conv and payload["state_dict"][k].shape == payload["state_dict"][conv].shape)
+    payload["state_dict"][twin] = payload["state_dict"][conv]  # one tensor under two names
+    torch.save(payload, tmp_path / "half.pth")
+
+    loaded = gfm.load_model(tmp_path / "half.pth")
+    tensors = list(loaded.parameters()) + list(loaded.buffers())
+    assert not any(t.is_meta for t in tensors)
+    assert {t.dtype for t in loaded.parameters()} == {torch.float32}
+    x = torch.rand(1, 3, 64, 64) * 255
+    reference = gfm.create_model("tiny", "TT").eval()
+    gfm.load_weights(reference, tmp_path / "half.pth")  # copies into a real model
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x).fusion, reference(x).fusion)
+    state = loaded.state_dict()
+    assert state[twin].data_ptr() != state[conv].data_ptr()
+    with torch.no_grad():
+        state[twin].add_(1.0)
+    torch.testing.assert_close(state[conv], payload["state_dict"][conv].float())
+
+
 def test_own_format_wrong_variant(tmp_path: Path) -> None:
     path = gfm.save_checkpoint(gfm.create_model("tiny", "FT"), tmp_path / "ft.pth")
     with pytest.raises(CheckpointError, match="this is a tiny-FT checkpoint.*rosta='FT'"):

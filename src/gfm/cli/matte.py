@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from gfm.errors import GFMError
-    from gfm.inference.batch import BatchReport, check_writable, collect_jobs, write_outputs
+    from gfm.inference.batch import BatchReport, MatteJob, OutputPipeline, check_writable, collect_jobs
     from gfm.inference.foreground import parse_color
     from gfm.io import read_image
 
@@ -98,25 +98,34 @@ def run(args: argparse.Namespace) -> int:
     dropped_alpha = 0
     start = time.perf_counter()
     bar = tqdm(jobs, unit="img", disable=args.quiet or not jobs, dynamic_ncols=True)
-    for job in bar:
-        targets = [job.output(args.out, kind) for kind in kinds]
-        existing = [t for t in targets if t.exists()]
-        if existing and args.skip_existing and len(existing) == len(targets):
-            report.skipped += 1
-            continue
-        if existing and not args.overwrite and not args.skip_existing:
-            report.failures.append(f"{job.source}: {existing[0]} already exists; pass --overwrite or --skip-existing")
-            continue
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                image = read_image(job.source)
-            dropped_alpha += any("alpha" in str(w.message).lower() for w in caught)
-            result = predictor.predict(image, trimap="trimap" in kinds)
-            write_outputs(job, args.out, kinds, image, result.alpha, result.trimap, args.foreground, background, args.alpha_bits)
-            report.done += 1
-        except (GFMError, OSError, MemoryError) as error:
-            report.failures.append(f"{job.source}: {error}" if str(job.source) not in str(error) else str(error))
+
+    def failed(job: MatteJob, error: BaseException) -> None:
+        report.failures.append(f"{job.source}: {error}" if str(job.source) not in str(error) else str(error))
+
+    def done(job: MatteJob) -> None:
+        report.done += 1
+
+    # Image k's outputs are written on a worker thread while image k + 1 is predicted.
+    with OutputPipeline(done, failed, threaded=len(jobs) > 1) as pipeline:
+        for job in bar:
+            targets = [job.output(args.out, kind) for kind in kinds]
+            existing = [t for t in targets if t.exists()]
+            if existing and args.skip_existing and len(existing) == len(targets):
+                report.skipped += 1
+                continue
+            if existing and not args.overwrite and not args.skip_existing:
+                report.failures.append(f"{job.source}: {existing[0]} already exists; pass --overwrite or --skip-existing")
+                continue
+            try:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    image = read_image(job.source)
+                dropped_alpha += any("alpha" in str(w.message).lower() for w in caught)
+                result = predictor.predict(image, trimap="trimap" in kinds)
+            except (GFMError, OSError, MemoryError) as error:
+                failed(job, error)
+                continue
+            pipeline.submit(job, args.out, kinds, image, result.alpha, result.trimap, args.foreground, background, args.alpha_bits)
     bar.close()
 
     elapsed = time.perf_counter() - start

@@ -135,3 +135,60 @@ def write_outputs(
         elif kind == "preview":
             write_image(target, preview(image, alpha, foreground))
 
+
+
+class OutputPipeline:
+    """Writes one image's outputs in a background thread while the next image is predicted.
+
+    Foreground estimation (numba, GIL released) and PNG/JPEG encoding run on
+    one worker thread; the caller's thread keeps the network busy. At most one
+    image waits to be written, so memory stays bounded at two images.
+    Failures are reported through ``on_error(job, error)``, successes through
+    ``on_done(job)``, both called on the caller's thread.
+
+    Use as a context manager: leaving the block waits for the last write.
+    """
+
+    def __init__(self, on_done, on_error, threaded: bool = True) -> None:  # type: ignore[no-untyped-def]
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._on_done = on_done
+        self._on_error = on_error
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gfm-writer") if threaded else None
+        self._pending: tuple[MatteJob, object] | None = None
+
+    def submit(self, job: MatteJob, *args: object) -> None:
+        """Queue ``write_outputs(job, *args)``, after settling the previous image."""
+        self.settle()
+        if self._executor is None:
+            try:
+                write_outputs(job, *args)  # type: ignore[arg-type]
+            except (GFMError, OSError, MemoryError) as error:
+                self._on_error(job, error)
+            else:
+                self._on_done(job)
+            return
+        self._pending = (job, self._executor.submit(write_outputs, job, *args))
+
+    def settle(self) -> None:
+        """Wait for the queued image, if any, and report how it went."""
+        if self._pending is None:
+            return
+        job, future = self._pending
+        self._pending = None
+        try:
+            future.result()  # type: ignore[attr-defined]
+        except (GFMError, OSError, MemoryError) as error:
+            self._on_error(job, error)
+        else:
+            self._on_done(job)
+
+    def __enter__(self) -> OutputPipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.settle()
+        finally:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)

@@ -231,7 +231,21 @@ def _assign(model: GFM, resolved: ResolvedCheckpoint, label: str) -> None:
         if resolved.variant and resolved.variant != config.name:
             hint = f"; this looks like a {resolved.variant} checkpoint: build that variant or use gfm.load_model"
         raise CheckpointError(f"{label}: does not fit {config.name}: {', '.join(parts)}{hint}")
-    model.load_state_dict(resolved.state_dict, strict=True)
+    if not any(t.is_meta for t in own.values()):
+        model.load_state_dict(resolved.state_dict, strict=True)
+        return
+    # A model built on the meta device (load_model: no random initialisation to
+    # throw away) takes the loaded tensors themselves, in its own dtypes, each
+    # tensor once (released files can hold one tensor under two names).
+    storages: set[int] = set()
+    state_dict = {}
+    for key, value in resolved.state_dict.items():
+        tensor = value.to(own[key].dtype)
+        if tensor.numel() and tensor.data_ptr() in storages:
+            tensor = tensor.clone()
+        storages.add(tensor.data_ptr())
+        state_dict[key] = tensor
+    model.load_state_dict(state_dict, strict=True, assign=True)
 
 
 def load_weights(
@@ -280,7 +294,8 @@ def load_model(
             f"{label}: a bare state dict without gfm metadata; build the model with gfm.create_model(...) "
             "and call gfm.load_weights, or convert it with `gfm convert`"
         )
-    model = create_model_from_config(resolved.meta.config)
+    with torch.device("meta"):  # shapes only: every tensor comes from the file
+        model = create_model_from_config(resolved.meta.config)
     _assign(model, resolved, label)
     model.checkpoint_meta = resolved.meta  # type: ignore[assignment]
     return model.to(device).eval()
