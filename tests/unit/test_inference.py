@@ -26,7 +26,7 @@ class Spy:
         encode, glance, focus = model.encode, model.predict_glance, model.predict_focus
         model.encode = lambda x: self._record("encode", x, encode(x))  # type: ignore[method-assign]
         model.predict_glance = lambda f: self._record("glance", f[0], glance(f), stride=model.encoder.strides[0])  # type: ignore[method-assign]
-        model.predict_focus = lambda f: self._record("focus", f[0], focus(f), stride=model.encoder.strides[0])  # type: ignore[method-assign]
+        model.predict_focus = lambda f, needed=None: self._record("focus", f[0], focus(f, needed), stride=model.encoder.strides[0])  # type: ignore[method-assign]
         model.forward = None  # type: ignore[assignment] # the predictor must never run the whole network
 
     def _record(self, what: str, x: torch.Tensor, result, stride: int = 1):

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -59,21 +60,51 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return device
 
 
-def _fuse_full_resolution(head: str, classes: np.ndarray, glance_size: WorkingSize, focus: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _tt_trimap_full_resolution(classes: np.ndarray, glance_size: WorkingSize, height: int, width: int) -> np.ndarray:
+    """The TT glance classes as an 8-bit map (0/128/255) up-sampled bilinearly to ``(height, width)``."""
+    trimap_low = (classes * 127.5).round().astype(np.uint8)  # 0, 128, 255
+    return from_network_output(trimap_low, glance_size, height, width)
+
+
+def _focus_pixels_needed(uses_focus: np.ndarray, focus_size: WorkingSize) -> torch.Tensor | None:
+    """Which pixels of the focus pass's input grid the full-resolution fusion reads.
+
+    ``uses_focus`` is ``(H, W)`` bool at full resolution. A working pixel is
+    needed if a used full-resolution pixel falls in its footprint or in a
+    neighbour's (the bilinear up-sampling's taps). ``None`` (compute
+    everything) when the working content is larger than the image.
+    """
+    height, width = uses_focus.shape
+    if focus_size.height > height or focus_size.width > width:
+        return None
+    cover = cv2.resize(uses_focus.astype(np.float32), (focus_size.width, focus_size.height), interpolation=cv2.INTER_AREA) > 0
+    cover = cv2.dilate(cover.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    needed = np.zeros((focus_size.padded_height, focus_size.padded_width), dtype=bool)
+    needed[: focus_size.height, : focus_size.width] = cover
+    return torch.from_numpy(needed)
+
+
+def _fuse_full_resolution(
+    head: str, classes: np.ndarray, glance_size: WorkingSize, focus: np.ndarray, trimap: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Fuse a low-resolution glance class map with a full-resolution focus alpha.
 
     The class map is up-sampled bilinearly as an 8-bit map (TT: 0/128/255);
     pixels where it is not exactly background or foreground (class borders)
     count as transition and take the focus alpha, as in the released test code.
 
+    ``trimap``: the TT map already up-sampled by :func:`_tt_trimap_full_resolution`.
+
     Returns:
         ``(alpha, glance map)``, both ``(H, W)``.
     """
     height, width = focus.shape
     if head == "TT":
-        trimap_low = (classes * 127.5).round().astype(np.uint8)  # 0, 128, 255
-        trimap = from_network_output(trimap_low, glance_size, height, width)
-        alpha = np.where(trimap == 255, 1.0, np.where(trimap == 0, 0.0, focus)).astype(np.float32)
+        if trimap is None:
+            trimap = _tt_trimap_full_resolution(classes, glance_size, height, width)
+        alpha = focus.astype(np.float32, copy=True)
+        alpha[trimap == 255] = 1.0
+        alpha[trimap == 0] = 0.0
         glance_map = np.where((trimap == 0) | (trimap == 255), trimap, 128).astype(np.uint8)
         return alpha, glance_map
     up = from_network_output((classes * 255).astype(np.uint8), glance_size, height, width)
@@ -126,6 +157,8 @@ class Predictor:
             normalization or getattr(getattr(m, "checkpoint_meta", None), "normalization", None) or RAW_255 for m in model_list
         ]
         prepared = [optimize_for_inference(m) if optimize else m.eval() for m in model_list]
+        # Run the focus heads only where the TT fusion reads them (same alpha, less work).
+        self.sparse_focus = True
         self.models = [m.to(self.device) for m in prepared]
 
     def _tensor(self, image: np.ndarray, size: WorkingSize, normalization: Normalization) -> torch.Tensor:
@@ -140,20 +173,25 @@ class Predictor:
         height, width = image.shape[:2]
         strategy = self.strategy
         glance_size = working_size(height, width, strategy.glance_scale, self.max_pixels, model.output_stride)
-        if strategy.single_pass:
-            focus_size = glance_size
-            features = model.encode(self._tensor(image, glance_size, normalization))
-            glance, focus = model.predict_glance(features), model.predict_focus(features)
-            del features
-        else:
-            focus_size = working_size(height, width, strategy.focus_scale, self.max_pixels, model.output_stride)
-            glance = model.predict_glance(model.encode(self._tensor(image, glance_size, normalization)))
-            focus = model.predict_focus(model.encode(self._tensor(image, focus_size, normalization)))
+        focus_size = glance_size if strategy.single_pass else working_size(height, width, strategy.focus_scale, self.max_pixels, model.output_stride)
+        features = model.encode(self._tensor(image, glance_size, normalization))
+        glance = model.predict_glance(features)
+        classes_of = {head: glance[head][0].argmax(0).to(torch.uint8).cpu().numpy() for head in model.heads}
+        needed = trimap = None
+        if self.sparse_focus and model.heads == ["TT"]:
+            # The TT fusion reads the focus alpha only in the transition area: run the
+            # focus heads only there (identical values; see gfm.models.decoders.regions).
+            trimap = _tt_trimap_full_resolution(classes_of["TT"], glance_size, height, width)
+            needed = _focus_pixels_needed((trimap != 0) & (trimap != 255), focus_size)
+        if not strategy.single_pass:
+            features = model.encode(self._tensor(image, focus_size, normalization))
+        focus = model.predict_focus(features, needed)
+        del features
         fused: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for head in model.heads:
-            classes = glance[head][0].argmax(0).to(torch.uint8).cpu().numpy()
+            classes = classes_of[head]
             focus_full = from_network_output(focus[head][0, 0].float().cpu().numpy(), focus_size, height, width)
-            fused[head] = _fuse_full_resolution(head, classes, glance_size, focus_full)
+            fused[head] = _fuse_full_resolution(head, classes, glance_size, focus_full, trimap if head == "TT" else None)
         if model.rim is None:
             return fused[model.heads[0]]
         stacked = torch.from_numpy(np.stack([fused[h][0] for h in model.heads])[None]).to(self.device)

@@ -138,11 +138,16 @@ class GFM(nn.Module):
             return {h: out[:, :-1] for h, out in self.decoder(features).items()}
         return self.glance(features)
 
-    def predict_focus(self, features: list[torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Focus alpha of each head, ``{rosta: (B, 1, H, W)}`` in [0, 1]."""
+    def predict_focus(self, features: list[torch.Tensor], needed: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Focus alpha of each head, ``{rosta: (B, 1, H, W)}`` in [0, 1].
+
+        ``needed``: optional ``(H, W)`` bool mask of the pixels that will be
+        read; the focus heads then run only around them (identical values
+        there; elsewhere the value or 0.5). Ignored by the single-decoder ablation.
+        """
         if self.config.single_decoder:
             return {h: torch.sigmoid(out[:, -1:]) for h, out in self.decoder(features).items()}
-        return self.focus(features)
+        return self.focus(features, needed)
 
     def fuse(self, glance: dict[str, torch.Tensor], focus: dict[str, torch.Tensor], soft: bool = False) -> GFMOutput:
         """Collaborative matting of each head, then RIM when the model has it.

@@ -13,6 +13,7 @@ from torch import nn
 
 from gfm.models.decoders.blocks import BridgeBlock, ConvHead, DecoderBlock
 from gfm.models.decoders.plan import DecoderLayout
+from gfm.models.decoders.regions import apply_where_needed
 
 
 class FocusDecoder(nn.Module):
@@ -45,8 +46,14 @@ class FocusDecoder(nn.Module):
                 in_ch = layout.widths[0] + channels[0]
                 self.heads[name] = DecoderBlock(in_ch, layout.widths[0], layout.mid_widths[0], 1, layout.scale(0), head=True)
 
-    def forward(self, features: list[torch.Tensor]) -> dict[str, torch.Tensor]:
-        """``features`` from the encoder -> ``{head name: (B, 1, H, W) in [0, 1]}``."""
+    def forward(self, features: list[torch.Tensor], needed: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """``features`` from the encoder -> ``{head name: (B, 1, H, W) in [0, 1]}``.
+
+        ``needed``: optional ``(H, W)`` bool mask of the output pixels that will
+        be used (e.g. the glance transition area). The heads, the most costly
+        block, then run only around those pixels (same values there); other
+        pixels hold either their value or 0.5 (not computed).
+        """
         deep = features[self.layout.deepest]
         x = torch.cat([self.bridge(deep), deep], 1) if self.bridge is not None else deep
         for k, block in self.blocks.items():
@@ -55,4 +62,12 @@ class FocusDecoder(nn.Module):
             x = block(x)
         if not self.layout.separate_head:
             x = torch.cat([x, features[0]], 1)
-        return {name: torch.sigmoid(head(x)) for name, head in self.heads.items()}
+        if needed is None:
+            return {name: torch.sigmoid(head(x)) for name, head in self.heads.items()}
+        outputs = {}
+        for name, head in self.heads.items():
+            scale = head.scale
+            reach = sum((m.kernel_size[0] // 2) * m.dilation[0] for m in head.modules() if isinstance(m, nn.Conv2d))
+            halo = reach + (1 if scale > 1 else 0)  # the convolutions' reach, then the bilinear taps
+            outputs[name] = torch.sigmoid(apply_where_needed(head, x, needed, halo=halo, scale=scale, out_channels=1))
+        return outputs
