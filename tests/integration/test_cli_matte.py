@@ -11,6 +11,7 @@ from PIL import Image
 
 import gfm
 from gfm.cli.main import main
+from gfm.inference.models import load_model_spec
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "original"
 
@@ -162,4 +163,19 @@ def test_bf16_precision_option(tmp_path: Path, photos: Path, tiny_checkpoints: d
     out = tmp_path / "out"
     args = ["matte", str(photos / "sample2.jpg"), "--out", str(out), "--model", str(tiny_checkpoints["TT"]), "--outputs", "alpha", "-q"]
     assert main([*args, "--precision", "bf16"]) == 0
+    assert _size(out / "sample2_alpha.png") == _size(photos / "sample2.jpg")
+
+
+def test_model_from_a_training_run_folder(tmp_path: Path, photos: Path, tiny_checkpoints: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "runs" / "mine"
+    run.mkdir(parents=True)
+    out = tmp_path / "out"
+    args = ["matte", str(photos / "sample2.jpg"), "--out", str(out), "--model", str(run), "--outputs", "alpha", "-q", "--overwrite"]
+    assert main(args) == 2
+    assert f"{run}: a folder without best.pt or last.pt" in capsys.readouterr().err
+    shutil.copy(tiny_checkpoints["FT"], run / "last.pt")
+    assert load_model_spec(str(run)).config.rosta == "FT"  # last.pt when there is no best.pt
+    shutil.copy(tiny_checkpoints["TT"], run / "best.pt")
+    assert load_model_spec(str(run)).config.rosta == "TT"  # best.pt wins
+    assert main(args) == 0
     assert _size(out / "sample2_alpha.png") == _size(photos / "sample2.jpg")

@@ -25,7 +25,8 @@ STRATEGY_HELP = (
     "resize: one pass at 1/2; ensemble: per-pixel median of several models (hybrid each)"
 )
 MODEL_HELP = (
-    "weights name or checkpoint file; repeat for an ensemble (default gfm-r34-tt; for "
+    "weights name, checkpoint file, or a `gfm train` run folder (its best.pt, else last.pt); "
+    "repeat for an ensemble (default gfm-r34-tt; for "
     "--strategy ensemble gfm-r34-tt, gfm-r34-ft and gfm-r34-bt)"
 )
 

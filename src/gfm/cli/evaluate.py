@@ -81,7 +81,7 @@ def register(subparsers: Any) -> None:
     add_model_options(
         parser,
         model_group=source,
-        model_help="run this model (weights name or checkpoint file) on every image instead of --pred; "
+        model_help="run this model (weights name, checkpoint file or `gfm train` run folder) on every image instead of --pred; "
         "repeat with --strategy ensemble for a median ensemble",
     )
     parser.add_argument(

@@ -12,11 +12,24 @@ DEFAULT_MODEL = "gfm-r34-tt"
 DEFAULT_ENSEMBLE = ("gfm-r34-tt", "gfm-r34-ft", "gfm-r34-bt")
 
 
+def run_weights(run_dir: Path) -> Path:
+    """The weights a ``gfm train`` run folder offers: ``best.pt`` (lowest validation
+    SAD), else ``last.pt``."""
+    for name in ("best.pt", "last.pt"):
+        if (run_dir / name).is_file():
+            return run_dir / name
+    raise CheckpointError(
+        f"{run_dir}: a folder without best.pt or last.pt; give a checkpoint file, or a `gfm train` "
+        "run folder (best.pt is written at each validation, last.pt at the end of training)"
+    )
+
+
 def load_model_spec(spec: str, rosta: str | None = None) -> GFM:
-    """Load a model from a checkpoint path or a registered weights name.
+    """Load a model from a checkpoint path, a training run folder or a registered weights name.
 
     Args:
-        spec: a file path (ours or released) or a name from ``gfm weights list``.
+        spec: a file path (ours or released), a ``gfm train`` output folder
+            (its ``best.pt``, else ``last.pt``) or a name from ``gfm weights list``.
         rosta: settles released FT/BT files (their shapes are identical).
 
     Raises:
@@ -24,6 +37,8 @@ def load_model_spec(spec: str, rosta: str | None = None) -> GFM:
             (the message says where to get them and how to import them).
     """
     path = Path(spec)
+    if path.is_dir():
+        return load_model(run_weights(path), rosta=rosta)
     if path.exists():
         return load_model(path, rosta=rosta)
     if path.suffix or "/" in spec or "\\" in spec:
