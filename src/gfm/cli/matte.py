@@ -93,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
 
     _, models = load_models(args)
     predictor = build_predictor(args, models)
+    del models  # the predictor holds its own (optimised) copies: free the loaded ones
 
     report = BatchReport(failures=list(problems))
     dropped_alpha = 0

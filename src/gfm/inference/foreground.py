@@ -41,10 +41,18 @@ def estimate_foreground(image: np.ndarray, alpha: np.ndarray, method: str = "ml"
         from pymatting import estimate_foreground_cf, estimate_foreground_ml
     except ImportError:
         raise InputError("foreground estimation needs pymatting (pip install pymatting), or use --foreground none") from None
-    rgb = image.astype(np.float64) / 255.0
-    a = alpha.astype(np.float64)
-    foreground = estimate_foreground_ml(rgb, a) if method == "ml" else estimate_foreground_cf(rgb, a)
-    return np.clip(np.rint(foreground * 255.0), 0, 255).astype(np.uint8)
+    # float32 throughout: pymatting's multi-level solver works in float32 anyway, and a
+    # 12-megapixel photo then needs 0.4 GB less than with float64 copies.
+    rgb = image.astype(np.float32)
+    rgb *= np.float32(1.0 / 255.0)
+    a = np.asarray(alpha, dtype=np.float32)
+    foreground = estimate_foreground_ml(rgb, a) if method == "ml" else estimate_foreground_cf(rgb.astype(np.float64), a.astype(np.float64))
+    del rgb
+    foreground = np.asarray(foreground, dtype=np.float32)
+    foreground *= np.float32(255.0)
+    np.rint(foreground, out=foreground)
+    np.clip(foreground, 0, 255, out=foreground)
+    return foreground.astype(np.uint8)
 
 
 def cutout(foreground: np.ndarray, alpha: np.ndarray) -> np.ndarray:
