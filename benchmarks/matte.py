@@ -182,7 +182,19 @@ def memory_child(side_w: int, side_h: int) -> None:
 def memory(args: argparse.Namespace) -> None:
     result = subprocess.run([sys.executable, __file__, "--memory-child", "4000", "3000"], capture_output=True, text=True, check=True)
     data = json.loads(result.stdout.strip().splitlines()[-1])
-    print(f"12-megapixel photo (4000x3000), hybrid, alpha + ml cutout: peak RSS {data['peak_mb']:.0f} MB, {data['seconds']:.1f} s")
+    print(f"12-megapixel photo (4000x3000), hybrid, alpha + ml cutout, library: peak RSS {data['peak_mb']:.0f} MB, {data['seconds']:.1f} s")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "photos"
+        folder.mkdir()
+        for i in range(3):
+            make_photo(folder, 4000, 3000, f"photo{i}.jpg")
+        ckpt = gfm.save_checkpoint(gfm.create_model("r34", "TT"), Path(tmp) / "r34.pth")
+        for target in (folder / "photo0.jpg", folder):
+            command = [sys.executable, "-m", "gfm.cli.main", "matte", str(target), "--out", str(Path(tmp) / "out"), "--model", str(ckpt), "-q", "--overwrite"]
+            probe = "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+            peak_kb = int(subprocess.run([sys.executable, "-c", probe, *command], capture_output=True, text=True, check=True).stdout)
+            what = "one photo" if target.is_file() else "a folder of 3 (outputs written while the next is predicted)"
+            print(f"12-megapixel photos, gfm matte, {what}: peak RSS {peak_kb / 1024:.0f} MB")
 
 
 def throughput(args: argparse.Namespace) -> None:
