@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from gfm.data.layouts import is_image_file
 from gfm.errors import GFMError, InputError
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 OUTPUT_KINDS = ("alpha", "cutout", "foreground", "composite", "trimap", "preview")
 _OUTPUT_SUFFIX = {"alpha": ".png", "cutout": ".png", "foreground": ".png", "composite": ".png", "trimap": ".png", "preview": ".jpg"}
 
@@ -33,7 +33,7 @@ class MatteJob:
 
 def _images_in(folder: Path, recursive: bool) -> list[Path]:
     pattern = "**/*" if recursive else "*"
-    return sorted(p for p in folder.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+    return sorted(p for p in folder.glob(pattern) if p.is_file() and is_image_file(p))
 
 
 def collect_jobs(inputs: Sequence[str], recursive: bool = False) -> tuple[list[MatteJob], list[str]]:

@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from gfm.data.layouts import IMAGE_SUFFIXES, list_images, pair_folders
 from gfm.errors import InputError
 
 __all__ = [
@@ -37,9 +38,6 @@ __all__ = [
     "folder_dataset",
     "index_by_stem",
 ]
-
-#: File suffixes taken as images (lower case).
-IMAGE_SUFFIXES: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"})
 
 #: P3M-10k validation subsets and the folder holding each one's images.
 P3M_SUBSETS: dict[str, str] = {"P3M-500-P": "blurred_image", "P3M-500-NP": "original_image"}
@@ -88,10 +86,6 @@ class EvalDataset:
         return len(self.samples)
 
 
-def _is_visible_image(path: Path) -> bool:
-    return path.is_file() and not path.name.startswith(".") and path.suffix.lower() in IMAGE_SUFFIXES
-
-
 def index_by_stem(folder: Path, what: str) -> dict[str, Path]:
     """Map file stem -> path for the image files of ``folder``.
 
@@ -101,9 +95,7 @@ def index_by_stem(folder: Path, what: str) -> dict[str, Path]:
     if not folder.is_dir():
         raise InputError(f"{folder}: {what} folder not found")
     index: dict[str, Path] = {}
-    for path in sorted(folder.iterdir()):
-        if not _is_visible_image(path):
-            continue
+    for path in list_images(folder):
         if path.stem in index:
             raise InputError(
                 f"{folder}: two {what} files share the name {path.stem!r} "
@@ -126,29 +118,33 @@ def _name_list(names: Iterable[str], limit: int = 10) -> str:
 def _pair(
     images_dir: Path, alphas_dir: Path, trimaps_dir: Path | None
 ) -> tuple[tuple[EvalSample, ...], bool]:
-    images = index_by_stem(images_dir, "image")
-    alphas = index_by_stem(alphas_dir, "alpha")
-    no_alpha = images.keys() - alphas.keys()
-    no_image = alphas.keys() - images.keys()
-    if no_alpha or no_image:
+    """Pair by stem with :func:`gfm.data.layouts.pair_folders`, which training uses
+    too; an evaluation refuses any unpaired file, with the names in one message."""
+    folders = {"image": images_dir, "alpha": alphas_dir, "trimap": trimaps_dir}
+    for what, folder in folders.items():
+        if folder is not None:
+            index_by_stem(folder, what)  # a missing or empty folder, or a repeated stem: said per folder
+    split = pair_folders(images_dir, alphas_dir, trimaps_dir, name="evaluation")
+    unpaired: dict[str, set[str]] = {}
+    for problem in split.problems:
+        kind = problem.kind
+        if kind == "missing-image" and problem.path.parent != alphas_dir:
+            continue  # a trimap without an image: it is never read
+        unpaired.setdefault(kind, set()).add(problem.path.stem)
+    if "missing-alpha" in unpaired or "missing-image" in unpaired:
         parts = []
-        if no_alpha:
-            parts.append(f"images without an alpha in {alphas_dir}: {_name_list(no_alpha)}")
-        if no_image:
-            parts.append(f"alphas without an image in {images_dir}: {_name_list(no_image)}")
+        if "missing-alpha" in unpaired:
+            parts.append(f"images without an alpha in {alphas_dir}: {_name_list(unpaired['missing-alpha'])}")
+        if "missing-image" in unpaired:
+            parts.append(f"alphas without an image in {images_dir}: {_name_list(unpaired['missing-image'])}")
         raise InputError("images and alphas do not pair up by file name; " + "; ".join(parts))
-    trimaps: dict[str, Path] = {}
-    if trimaps_dir is not None:
-        trimaps = index_by_stem(trimaps_dir, "trimap")
-        no_trimap = alphas.keys() - trimaps.keys()
-        if no_trimap:
-            raise InputError(
-                f"{trimaps_dir}: no trimap for {_name_list(no_trimap)}; add them, or leave the "
-                "trimap folder out to generate every trimap from the ground truth"
-            )
+    if "missing-trimap" in unpaired:
+        raise InputError(
+            f"{trimaps_dir}: no trimap for {_name_list(unpaired['missing-trimap'])}; add them, or leave the "
+            "trimap folder out to generate every trimap from the ground truth"
+        )
     samples = tuple(
-        EvalSample(name=name, alpha=alphas[name], image=images[name], trimap=trimaps.get(name))
-        for name in sorted(alphas)
+        EvalSample(name=s.name, alpha=s.alpha, image=s.image, trimap=s.trimap) for s in sorted(split.samples, key=lambda s: s.name)
     )
     return samples, trimaps_dir is not None
 

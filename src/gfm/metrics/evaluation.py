@@ -41,7 +41,8 @@ import numpy as np
 
 from gfm.errors import InputError
 from gfm.io import atomic_write, read_alpha, read_image, write_alpha
-from gfm.metrics.datasets import IMAGE_SUFFIXES, EvalDataset, EvalSample
+from gfm.data.layouts import is_image_file
+from gfm.metrics.datasets import EvalDataset, EvalSample
 from gfm.metrics.matting import (
     CONN_THRESHOLDS,
     GRAD_SIGMA,
@@ -165,7 +166,7 @@ def find_predictions(
     """Match prediction files to sample names.
 
     ``NAME.EXT`` and ``NAME_alpha.EXT`` both match sample ``NAME`` (EXT any of
-    :data:`~gfm.metrics.datasets.IMAGE_SUFFIXES`); two files for one name
+    :data:`~gfm.data.layouts.IMAGE_SUFFIXES`); two files for one name
     are an error.
 
     Returns:
@@ -179,7 +180,7 @@ def find_predictions(
     found: dict[str, Path] = {}
     unused: list[str] = []
     for path in sorted(folder.iterdir()):
-        if not path.is_file() or path.name.startswith(".") or path.suffix.lower() not in IMAGE_SUFFIXES:
+        if not path.is_file() or not is_image_file(path):
             continue
         stem = path.stem
         if stem in wanted:
