@@ -93,6 +93,22 @@ def test_killed_run_resumes_with_the_same_losses(tmp_path: Path, demo: Path) -> 
         assert [r[key] for r in a] == [r[key] for r in b], key
 
 
+def test_resume_across_epochs_with_gradient_accumulation(tmp_path: Path, demo: Path) -> None:
+    """3 images, batch 1, accumulate 2: a step takes 2 batches of one epoch and the
+    third is left out, so a checkpoint at an epoch's end holds no half-accumulated
+    gradient and the resumed run continues exactly."""
+    common = ["train", "--preset", "ori-am2k-tiny-tt", "--data", str(demo), "--batch-size", "1", *FAST]
+    common += ["--set", "optim.accumulate=2", "--set", "log.log_every=1", "--set", "log.checkpoint_every=1"]
+    assert main([*common, "--out", str(tmp_path / "a"), "--steps", "4"]) == 0
+    assert main([*common, "--out", str(tmp_path / "b"), "--steps", "2"]) == 0  # stops at the end of epoch 2
+    assert main([*common, "--out", str(tmp_path / "b"), "--steps", "4", "--resume"]) == 0
+    a, b = _rows(tmp_path / "a"), _rows(tmp_path / "b")
+    assert [r["step"] for r in a] == ["1", "2", "3", "4"] and [r["epoch"] for r in a] == ["0", "1", "2", "3"]
+    assert [r["step"] for r in b] == ["1", "2", "3", "4"]
+    for key in ("total", "glance_ce", "focus_alpha", "fusion_alpha"):
+        assert [r[key] for r in a] == [r[key] for r in b], key
+
+
 def test_two_process_gloo_run_completes(tmp_path: Path, demo: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -3,7 +3,8 @@
     from gfm.engine import train
     summary = train(config, dataset, validation=eval_dataset)
 
-Per optimiser step: ``accumulate`` micro-batches, each normalised for the
+Per optimiser step: ``accumulate`` micro-batches of one epoch (an epoch's last
+batches that cannot fill a step are left out), each normalised for the
 weights (0..255 RGB -> the configured normalisation), a forward pass with the
 differentiable collaborative matting, :class:`~gfm.losses.GFMLoss`, backward
 (mixed precision on CUDA); then an Adam step. Logs go to ``metrics.jsonl`` and
@@ -15,6 +16,7 @@ the weights (our format, with metadata) to ``last.pt`` and, when validating,
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import math
 import os
@@ -289,6 +291,11 @@ def train(
     loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=False, num_workers=config.data.workers, pin_memory=device.type == "cuda")
     batches_per_epoch = math.ceil(sampler.per_rank / batch_size)
     steps_per_epoch = max(1, batches_per_epoch // config.optim.accumulate)
+    # Each optimiser step accumulates micro-batches of one epoch only: the epoch's last
+    # (batches_per_epoch mod accumulate) batches are left out, so that no gradient is
+    # half-accumulated at an epoch's end (where a checkpoint may be written).
+    batches_used = min(batches_per_epoch, steps_per_epoch * config.optim.accumulate)
+    micro_per_step = min(config.optim.accumulate, batches_used)
     total_steps = config.optim.steps or config.optim.epochs * steps_per_epoch
     loss_fn = GFMLoss(config.model.rosta)
     logger = _Logger(run_dir, info.is_main, config.log.tensorboard, state.step if payload is not None else None)
@@ -322,21 +329,22 @@ def train(
     while not done and state.epoch < config.optim.epochs:
         dataset.set_epoch(state.epoch)  # type: ignore[attr-defined]
         sampler.set_epoch(state.epoch, skip=state.batch_in_epoch * batch_size)
-        for batch in loader:
+        for batch in itertools.islice(loader, max(0, batches_used - state.batch_in_epoch)):
             batch = move_batch(batch, device)
             terms = training_loss(wrapped, batch, loss_fn, normalization, soft_fusion=config.optim.soft_fusion, amp_dtype=amp_dtype)
-            scaler.scale(terms["total"] / config.optim.accumulate).backward()
+            scaler.scale(terms["total"] / micro_per_step).backward()
             micro += 1
             state.batch_in_epoch += 1
             window_samples += batch["image"].shape[0] * info.world_size
-            if micro % config.optim.accumulate:
+            if micro < micro_per_step:
                 continue
+            micro = 0
             scaler.step(optimizer)
             scaler.update()
             optimizer.zero_grad(set_to_none=True)
             state.step += 1
             bar.update(1)
-            if state.step % config.log.log_every == 0 or state.step == total_steps or state.batch_in_epoch == batches_per_epoch:
+            if state.step % config.log.log_every == 0 or state.step == total_steps or state.batch_in_epoch == batches_used:
                 values = all_reduce_mean({k: float(v.detach()) for k, v in terms.items()}, info, device)
                 elapsed = time.perf_counter() - window_start
                 rate = window_samples / elapsed if elapsed > 0 else 0.0
