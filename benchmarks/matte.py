@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -127,14 +128,18 @@ def released_once(model: gfm.GFM, photo: Path, out: Path) -> None:
     cv2.imwrite(str(out / f"{photo.stem}_cutout.png"), cv2.cvtColor(cutout, cv2.COLOR_RGBA2BGRA))
 
 
-def timed(fn, repeats: int) -> float:
-    fn()  # warm-up (oneDNN primitives, numba JIT of pymatting)
-    times = []
+def timed_interleaved(cases: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
+    """Median seconds of each case, the cases taking turns (round robin) so that a
+    slow spell of this shared machine hits them all alike."""
+    for fn in cases.values():
+        fn()  # warm-up (oneDNN primitives, numba JIT of pymatting)
+    times: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, fn in cases.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def speed(args: argparse.Namespace) -> None:
@@ -145,27 +150,33 @@ def speed(args: argparse.Namespace) -> None:
         out.mkdir()
         model = gfm.create_model("r34", "TT").eval()
         predictor = Predictor(model, strategy="hybrid", device="cpu")
-        transition = use_reference_glance(predictor)
-        print(f"photo 1620x1080 (examples/original/sample6.jpg resized), r34-TT, threads={torch.get_num_threads()}, median of {args.repeats}")
+        dense = Predictor(model, strategy="hybrid", device="cpu")
+        dense.sparse_focus = False
+        fast = Predictor(model, strategy="hybrid", device="cpu", precision="bf16")
+        transition = [use_reference_glance(p) for p in (predictor, dense, fast)][0]
+        print(f"photo 1620x1080 (examples/original/sample6.jpg resized), r34-TT, threads={torch.get_num_threads()}, median of {args.repeats}, cases interleaved")
         print(f"glance classes from the reference matte's trimap: {transition:.0%} transition")
         print_macs()
-        for foreground in ("ml", "none"):
-            t = timed(lambda: ours_once(predictor, photo, out, foreground), args.repeats)
-            print(f"ours, hybrid, fp32, foreground={foreground:<4}: {t:.3f} s")
-        predictor.sparse_focus = False
-        t = timed(lambda: ours_once(predictor, photo, out, "ml"), args.repeats)
-        print(f"ours, hybrid, fp32, foreground=ml, focus heads everywhere: {t:.3f} s")
-        fast = Predictor(model, strategy="hybrid", device="cpu", precision="bf16")
-        use_reference_glance(fast)
-        t = timed(lambda: ours_once(fast, photo, out, "ml"), args.repeats)
-        print(f"ours, hybrid, bf16, foreground=ml  : {t:.3f} s")
+        cases: dict[str, Callable[[], None]] = {
+            "ours, hybrid, fp32, foreground=ml": lambda: ours_once(predictor, photo, out, "ml"),
+            "ours, hybrid, fp32, foreground=none": lambda: ours_once(predictor, photo, out, "none"),
+            "ours, hybrid, fp32, foreground=ml, focus heads everywhere": lambda: ours_once(dense, photo, out, "ml"),
+            "ours, hybrid, bf16, foreground=ml": lambda: ours_once(fast, photo, out, "ml"),
+        }
         try:
             import skimage  # noqa: F401
+
+            cases["released pipeline's steps (our plain network)"] = lambda: released_once(model, photo, out)
         except ImportError:
             print("released pipeline: skipped (pip install scikit-image to run it)")
-            return
-        t = timed(lambda: released_once(model, photo, out), args.repeats)
-        print(f"released pipeline's steps:              {t:.3f} s")
+        results = timed_interleaved(cases, args.repeats)
+        width = max(len(name) for name in results)
+        for name, seconds in results.items():
+            print(f"{name:<{width}}  {seconds:.3f} s")
+        released = results.get("released pipeline's steps (our plain network)")
+        if released:
+            ours = results["ours, hybrid, fp32, foreground=ml"]
+            print(f"ours / released steps: fp32 {ours / released:.2f}, bf16 {results['ours, hybrid, bf16, foreground=ml'] / released:.2f}")
 
 
 def memory_child(side_w: int, side_h: int) -> None:
