@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import builtins
+import sys
+import time
+
 import numpy as np
+import pytest
 
 from gfm.inference.foreground import composite, cutout
 
@@ -27,3 +32,35 @@ def test_composite_blends_over_a_colour() -> None:
     out = composite(foreground, alpha, (0, 100, 40))
     expected = np.rint(alpha[..., None] * 200 + (1 - alpha[..., None]) * np.array([0, 100, 40])).astype(np.uint8)
     np.testing.assert_array_equal(out, expected)
+
+
+def test_slow_pymatting_import_is_announced(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first import after installation compiles pymatting (about half a minute):
+    the callback fires when the import is slow, and not when it is quick."""
+    import gfm.data.foreground as fg
+
+    calls: list[str] = []
+    real_import = builtins.__import__
+
+    def slow_import(name, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if name == "pymatting":
+            time.sleep(0.3)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.delitem(sys.modules, "pymatting", raising=False)
+    monkeypatch.setattr(builtins, "__import__", slow_import)
+    fg.load_pymatting(on_slow=lambda: calls.append("slow"), slow_after=0.05)
+    assert calls == ["slow"]
+    monkeypatch.setattr(builtins, "__import__", real_import)
+    fg.load_pymatting(on_slow=lambda: calls.append("again"), slow_after=0.05)  # cached: quick
+    time.sleep(0.1)
+    assert calls == ["slow"]
+
+
+def test_missing_pymatting_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gfm.data.foreground as fg
+    from gfm.errors import ConfigError
+
+    monkeypatch.setitem(sys.modules, "pymatting", None)  # import raises ImportError
+    with pytest.raises(ConfigError, match=r"pip install pymatting.*--foreground none"):
+        fg.load_pymatting()

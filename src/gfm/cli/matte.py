@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from gfm.errors import GFMError
-    from gfm.inference.batch import BatchReport, MatteJob, OutputPipeline, check_writable, collect_jobs
+    from gfm.inference.batch import FOREGROUND_KINDS, BatchReport, MatteJob, OutputPipeline, check_writable, collect_jobs
     from gfm.inference.foreground import parse_color
     from gfm.io import read_image
 
@@ -95,6 +95,15 @@ def run(args: argparse.Namespace) -> int:
     predictor = build_predictor(args, models)
     del models  # the predictor holds its own (optimised) copies: free the loaded ones
 
+    if jobs and args.foreground != "none" and any(k in kinds for k in FOREGROUND_KINDS):
+        from gfm.data.foreground import load_pymatting
+
+        def say_why() -> None:
+            if not args.quiet:
+                print("gfm matte: preparing pymatting's foreground estimation (numba compiles it once after "
+                      "installation: up to a minute)...", file=sys.stderr, flush=True)
+
+        load_pymatting(on_slow=say_why)
     report = BatchReport(failures=list(problems))
     dropped_alpha = 0
     start = time.perf_counter()

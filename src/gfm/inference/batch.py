@@ -17,6 +17,7 @@ from gfm.data.layouts import is_image_file
 from gfm.errors import GFMError, InputError
 
 OUTPUT_KINDS = ("alpha", "cutout", "foreground", "composite", "trimap", "preview")
+FOREGROUND_KINDS = ("cutout", "foreground", "composite", "preview")  # outputs that need foreground colours
 _OUTPUT_SUFFIX = {"alpha": ".png", "cutout": ".png", "foreground": ".png", "composite": ".png", "trimap": ".png", "preview": ".jpg"}
 
 
@@ -115,7 +116,7 @@ def write_outputs(
     from gfm.io import write_alpha, write_image
 
     kinds = list(kinds)
-    needs_foreground = any(k in kinds for k in ("cutout", "foreground", "composite", "preview"))
+    needs_foreground = any(k in kinds for k in FOREGROUND_KINDS)
     foreground = estimate_foreground(image, alpha, foreground_method) if needs_foreground else None
     for kind in kinds:
         target = job.output(out_dir, kind)
