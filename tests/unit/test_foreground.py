@@ -35,7 +35,7 @@ def test_composite_blends_over_a_colour() -> None:
 
 
 def test_slow_pymatting_import_is_announced(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The first import after installation compiles pymatting (about half a minute):
+    """The first import after installation compiles pymatting (up to a minute):
     the callback fires when the import is slow, and not when it is quick."""
     import gfm.data.foreground as fg
 
