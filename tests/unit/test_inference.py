@@ -77,6 +77,23 @@ def test_working_size_keeps_aspect_and_budget(height: int, width: int, scale: fl
     assert size.width / size.height == pytest.approx(width / height, rel=0.05)
 
 
+@pytest.mark.parametrize(("height", "width"), [(1, 100000), (2, 20000), (10, 200000), (3, 7000)])
+def test_slivers_stay_within_the_budget(height: int, width: int) -> None:
+    """Upscaling a sliver's short side to 64 px must not make a pass of hundreds of
+    megapixels: the scale fits the budget and the short side is padded instead."""
+    for scale in (1 / 3, 0.5, 5 / 13):
+        size = working_size(height, width, scale, max_pixels=1600 * 1600)
+        assert size.padded_height * size.padded_width <= 1600 * 1600 * 1.02
+        assert min(size.padded_height, size.padded_width) >= MIN_SIDE
+        assert size.height >= 1 and size.width >= 1
+
+
+def test_a_sliver_is_matted_at_its_size() -> None:
+    predictor = Predictor(gfm.create_model("tiny", "TT"), device="cpu", max_pixels=64 * 2000)
+    result = predictor.predict(_image(3, 9000))
+    assert result.alpha.shape == (3, 9000)
+
+
 def test_huge_input_is_capped() -> None:
     size = working_size(9000, 12000, 0.5, max_pixels=1600 * 1600)
     assert size.height * size.width <= 1600 * 1600

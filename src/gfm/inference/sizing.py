@@ -35,7 +35,10 @@ def working_size(height: int, width: int, scale: float, max_pixels: int, multipl
     """The content and padded sizes of an image scaled by ``scale``.
 
     The scale is reduced so the content stays within ``max_pixels`` and
-    raised so its shorter side is at least :data:`MIN_SIDE`.
+    raised so its shorter side is at least :data:`MIN_SIDE`, as far as the
+    budget allows: a sliver such as 2 x 20000 is scaled to fit the budget
+    with its short side padded up to :data:`MIN_SIDE` (never a pass of
+    hundreds of megapixels).
     """
     if height <= 0 or width <= 0:
         raise ValueError(f"image has zero size ({height}x{width})")
@@ -45,10 +48,14 @@ def working_size(height: int, width: int, scale: float, max_pixels: int, multipl
         s = math.sqrt(max_pixels / (height * width))
         rounding = math.floor  # stay within the budget
     if min(height, width) * s < MIN_SIDE:
-        s = MIN_SIDE / min(height, width)
-        rounding = math.ceil
+        # Upscale the short side to MIN_SIDE, unless the padded pass would then
+        # exceed the budget: then the largest scale whose padded pass fits.
+        upscale = MIN_SIDE / min(height, width)
+        fitting = max_pixels / (MIN_SIDE * max(height, width))
+        s, rounding = (upscale, math.ceil) if upscale <= fitting else (fitting, math.floor)
     h, w = max(1, int(rounding(height * s))), max(1, int(rounding(width * s)))
-    return WorkingSize(h, w, -(-h // multiple) * multiple, -(-w // multiple) * multiple)
+    floor = max(MIN_SIDE, multiple)
+    return WorkingSize(h, w, max(floor, -(-h // multiple) * multiple), max(floor, -(-w // multiple) * multiple))
 
 
 def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
