@@ -94,6 +94,11 @@ def test_a_sliver_is_matted_at_its_size() -> None:
     assert result.alpha.shape == (3, 9000)
 
 
+def test_too_small_budget_is_refused() -> None:
+    with pytest.raises(InputError, match="at least 64x64"):
+        Predictor(gfm.create_model("tiny", "TT"), device="cpu", max_pixels=100)
+
+
 def test_huge_input_is_capped() -> None:
     size = working_size(9000, 12000, 0.5, max_pixels=1600 * 1600)
     assert size.height * size.width <= 1600 * 1600

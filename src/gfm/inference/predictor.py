@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from gfm.errors import InputError
-from gfm.inference.sizing import WorkingSize, from_network_output, to_network_input, working_size
+from gfm.inference.sizing import MIN_SIDE, WorkingSize, from_network_output, to_network_input, working_size
 from gfm.inference.strategies import Strategy, get_strategy
 from gfm.models.gfm import GFM
 from gfm.models.normalization import RAW_255, Normalization
@@ -149,6 +149,8 @@ class Predictor:
             raise InputError("Predictor needs at least one model")
         self.strategy = get_strategy(strategy)
         self.device = resolve_device(device)
+        if max_pixels < MIN_SIDE * MIN_SIDE:
+            raise InputError(f"the working-resolution budget (--max-pixels) must be at least {MIN_SIDE}x{MIN_SIDE} = {MIN_SIDE * MIN_SIDE} pixels, got {max_pixels}")
         self.max_pixels = max_pixels
         if precision not in ("fp32", "bf16"):
             raise InputError(f"precision must be fp32 or bf16, got {precision!r}")
