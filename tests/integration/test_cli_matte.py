@@ -157,6 +157,16 @@ def test_bad_options(tmp_path: Path, photos: Path, tiny_checkpoints: dict[str, P
     assert "unknown --outputs mask" in capsys.readouterr().err
     assert main(base + ["--background", "not-a-colour"]) == 2
     assert "cannot read colour" in capsys.readouterr().err
+    assert main(base + ["--device", "tpu"]) == 2
+    assert "unknown device 'tpu'; use auto, cpu, cuda or cuda:N" in capsys.readouterr().err
+    assert main(base + ["--max-pixels", "1000"]) == 2
+    assert "--max-pixels) must be at least 64x64" in capsys.readouterr().err
+    for option in ("--threads", "--max-pixels"):
+        with pytest.raises(SystemExit) as exit_info:
+            main(base + [option, "0"])
+        assert exit_info.value.code == 2
+        assert f"argument {option}: must be 1 or more, got 0" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "sample2_alpha.png").exists()
 
 
 def test_bf16_precision_option(tmp_path: Path, photos: Path, tiny_checkpoints: dict[str, Path]) -> None:

@@ -13,6 +13,8 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gfm.cli._arguments import positive_int
+
 if TYPE_CHECKING:
     from gfm.inference import Predictor, Strategy
     from gfm.models import GFM
@@ -43,8 +45,8 @@ def add_model_options(parser: argparse.ArgumentParser, model_group: Any = None, 
     parser.add_argument("--strategy", choices=STRATEGY_CHOICES, help=STRATEGY_HELP)
     parser.add_argument("--rosta", choices=["FT", "BT"], help="for a released 2-class checkpoint file: which RoSTa it is")
     parser.add_argument("--device", help="auto (CUDA if available), cpu, cuda or cuda:N (default auto)")
-    parser.add_argument("--threads", type=int, help="CPU threads for PyTorch (default: all cores)")
-    parser.add_argument("--max-pixels", type=int, help="working-resolution budget a pass in pixels (default 1600x1600)")
+    parser.add_argument("--threads", type=positive_int, help="CPU threads for PyTorch (default: all cores)")
+    parser.add_argument("--max-pixels", type=positive_int, help="working-resolution budget a pass in pixels (default 1600x1600)")
     parser.add_argument(
         "--precision",
         choices=["fp32", "bf16"],

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from gfm.cli._arguments import positive_int
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -22,11 +24,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("out", help="output folder")
     parser.add_argument("--route", choices=("rssn", "bg20k", "coco"), default="rssn",
                         help="rssn (default) or a plain-blending baseline")
-    parser.add_argument("--k", type=int, default=5, help="backgrounds per foreground (default 5)")
+    parser.add_argument("--k", type=positive_int, default=5, help="backgrounds per foreground (default 5)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--split", help="foreground split (default: train)")
     parser.add_argument("--bg-split", help="BG-20k split (default: train)")
-    parser.add_argument("--limit", type=int, help="compose only the first N foregrounds")
+    parser.add_argument("--limit", type=positive_int, help="compose only the first N foregrounds")
     parser.add_argument("--fg-method", choices=("cf", "ml"), default="cf", help="cached foreground estimate")
     parser.add_argument("--denoiser", choices=("bm3d", "nlm"), default="bm3d", help="cached denoiser (rssn)")
     parser.add_argument("--cache-dir", type=Path, help="foregrounds' cache (default: FOREGROUNDS/gfm-cache)")
