@@ -30,7 +30,9 @@ def test_import_checks_the_checkpoint(tmp_path: Path, gfm_home: Path, capsys: py
     garbage = tmp_path / "garbage.pth"
     garbage.write_bytes(PAYLOAD)
     assert main(["weights", "import", str(garbage), "--name", "gfm-r34-tt"]) == 2
-    assert "nothing was installed" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"{garbage.resolve()}: not usable as weights 'gfm-r34-tt'" in err and "nothing was installed" in err
+    assert ".tmp" not in err  # the message names the user's file, not our temporary copy
     assert not (gfm_home / "weights" / "gfm_r34_tt.pth").exists()
 
     wrong = tmp_path / "d121.pth"  # a valid checkpoint, of another variant

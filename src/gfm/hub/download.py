@@ -335,8 +335,10 @@ def _run_validator(validate: ValidateCheckpoint, tmp: Path, entry: WeightsEntry,
     try:
         validate(tmp)
     except Exception as error:  # any rejection: report it against the source, install nothing
+        source = source_label.removeprefix("import:")
+        detail = str(error).replace(f"{tmp}: ", "")  # the temporary copy means nothing to the user
         raise CheckpointError(
-            f"{source_label}: not usable as weights {entry.name!r} ({entry.variant}): {error}; nothing was installed"
+            f"{source}: not usable as weights {entry.name!r} ({entry.variant}): {detail}; nothing was installed"
         ) from error
 
 
