@@ -44,6 +44,10 @@ def test_import_checks_the_checkpoint(tmp_path: Path, gfm_home: Path, capsys: py
     torch.save(gfm.create_model("r34", "TT").state_dict(), good)
     assert main(["weights", "import", str(good), "--name", "gfm-r34-tt"]) == 0
     assert (gfm_home / "weights" / "gfm_r34_tt.pth").is_file()
+    # a bare state dict has no metadata: the registry entry supplies variant and normalisation
+    photo = Path(__file__).parents[2] / "examples" / "original" / "sample2.jpg"
+    assert main(["matte", str(photo), "--out", str(tmp_path / "out"), "--model", "gfm-r34-tt", "--outputs", "alpha", "-q"]) == 0
+    assert (tmp_path / "out" / "sample2_alpha.png").is_file()
 
 
 def test_list_path_import_path(tmp_path: Path, gfm_home: Path, capsys: pytest.CaptureFixture[str]) -> None:

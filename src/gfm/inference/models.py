@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from gfm.errors import CheckpointError
-from gfm.models.checkpoint import load_model
-from gfm.models.gfm import GFM
+from gfm.models.checkpoint import CheckpointMeta, load_model
+from gfm.models.gfm import GFM, ModelConfig
 
 DEFAULT_MODEL = "gfm-r34-tt"
 DEFAULT_ENSEMBLE = ("gfm-r34-tt", "gfm-r34-ft", "gfm-r34-bt")
@@ -46,4 +46,8 @@ def load_model_spec(spec: str, rosta: str | None = None) -> GFM:
     from gfm.hub import get_weights, weights_path
 
     entry = get_weights(spec)
-    return load_model(weights_path(spec), rosta=rosta or entry.rosta)
+    path = weights_path(spec)
+    # `gfm weights import` accepts any file that loads strictly into the entry's variant,
+    # including a bare state dict in our layout: the entry then supplies the metadata.
+    fallback = CheckpointMeta(ModelConfig(entry.backbone, entry.rosta), entry.normalization, "state_dict", {"weights": entry.name}, 0)
+    return load_model(path, rosta=rosta or entry.rosta, fallback=fallback)

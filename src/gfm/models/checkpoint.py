@@ -278,17 +278,28 @@ def load_weights(
 
 
 def load_model(
-    source: str | os.PathLike[str] | dict[str, Any], *, rosta: str | None = None, device: str | torch.device = "cpu"
+    source: str | os.PathLike[str] | dict[str, Any],
+    *,
+    rosta: str | None = None,
+    device: str | torch.device = "cpu",
+    fallback: CheckpointMeta | None = None,
 ) -> GFM:
     """Build the right variant from a checkpoint alone and load it (eval mode).
 
     The returned model has a ``checkpoint_meta`` attribute
     (:class:`CheckpointMeta`) holding the input normalisation to use.
+
+    Args:
+        fallback: the variant and normalisation to assume for a bare state
+            dict in our layout (no metadata), e.g. from a weights registry
+            entry; without it such a file is refused.
     """
     from gfm.models.registry import create_model_from_config
 
     label = "state dict" if isinstance(source, dict) else str(source)
     resolved = resolve_checkpoint(source, rosta=rosta, label=label)
+    if resolved.meta is None and fallback is not None:
+        resolved = ResolvedCheckpoint(resolved.state_dict, fallback, resolved.variant)
     if resolved.meta is None:
         raise CheckpointError(
             f"{label}: a bare state dict without gfm metadata; build the model with gfm.create_model(...) "
