@@ -15,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Train GFM with one of the paper's recipes. A run folder (--out) receives config.yaml (the\n"
             "resolved configuration), metrics.jsonl / train.csv / val.csv, checkpoints/ (every\n"
             "log.checkpoint_every steps, the last log.keep_last kept), last.pt and best.pt (weights with\n"
-            "metadata: `gfm matte --model RUN/best.pt` uses them). A killed run continues exactly where it\n"
+            "metadata: `gfm matte --model RUN` uses best.pt, else last.pt). A killed run continues exactly where it\n"
             "stopped with --resume. Several GPUs (or CPU processes): launch with torchrun, e.g.\n"
             "  torchrun --nproc_per_node 4 -m gfm.cli.main train --preset ori-am2k-r34-tt --data AM-2k/\n"
             "Presets are TRACK-BACKBONE-ROSTA with TRACK in ori-am2k, ori-p3m, comp-rssn, comp-bg20k,\n"
@@ -108,5 +108,5 @@ def run(args: argparse.Namespace) -> int:
     if summary.best_sad is not None:
         print(f"best validation SAD {summary.best_sad:.3f}")
     if summary.weights is not None:
-        print(f"weights: {summary.weights} (gfm matte --model {summary.weights} ...)")
+        print(f"weights: {summary.weights} (gfm matte --model {summary.run_dir} ... uses them)")
     return 0
