@@ -340,5 +340,8 @@ def sample_backgrounds(n_backgrounds: int, k: int, rng: np.random.Generator) -> 
     if k < 1:
         raise ConfigError(f"k (backgrounds per foreground) must be positive, got {k}")
     if n_backgrounds < k:
-        raise InputError(f"only {n_backgrounds} background(s) for k={k} distinct backgrounds per foreground")
+        raise InputError(
+            f"only {n_backgrounds} background(s) for k={k} distinct backgrounds per foreground; add backgrounds or "
+            "lower k (gfm compose --k N, gfm train --set data.backgrounds_per_foreground=N)"
+        )
     return rng.choice(n_backgrounds, size=k, replace=False)

@@ -48,6 +48,7 @@ class DenoiseTask:
     src: Path
     out: Path
     denoiser: str
+    missing_hint: str = "the file to denoise is missing"
 
     @property
     def source(self) -> Path:
@@ -85,8 +86,12 @@ def denoise_foreground_tasks(
     samples: Sequence[MattingSample], cache: Cache, method: str = "cf", denoiser: str = "bm3d"
 ) -> list[DenoiseTask]:
     """Denoise cached foregrounds (they must have been prepared first)."""
+    hint = (
+        f"no cached {method} foreground: run `gfm prepare foregrounds ROOT --method {method}` first, "
+        "or pass the --method the foregrounds were computed with"
+    )
     return [
-        DenoiseTask(cache.foreground(s.key, method), cache.denoised_foreground(s.key, method, denoiser), denoiser)
+        DenoiseTask(cache.foreground(s.key, method), cache.denoised_foreground(s.key, method, denoiser), denoiser, hint)
         for s in samples
     ]
 
@@ -113,7 +118,7 @@ def run_task(task: Task) -> None:
         from gfm.errors import InputError
 
         if not task.src.is_file():
-            raise InputError(f"{task.src}: not found (for foregrounds: run `gfm prepare foregrounds` first)")
+            raise InputError(f"{task.src}: not found ({task.missing_hint})")
         write_image(task.out, denoise(read_image(task.src), task.denoiser))
     else:  # pragma: no cover - typed
         raise TypeError(type(task))

@@ -56,7 +56,7 @@ def test_denoising_foregrounds_needs_them_first(am2k_copy: Path) -> None:
     split = matting_split(am2k_copy)
     cache = Cache(am2k_copy / "c")
     report = run_tasks(denoise_foreground_tasks(split.samples[:1], cache, "cf", "nlm"), progress=False)
-    assert len(report.failed) == 1 and "gfm prepare foregrounds" in report.failed[0][1]
+    assert len(report.failed) == 1 and "gfm prepare foregrounds ROOT --method cf" in report.failed[0][1]
 
 
 def test_cache_reader_refuses_or_computes_missing_entries(am2k_copy: Path) -> None:
