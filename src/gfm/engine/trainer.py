@@ -19,7 +19,6 @@ import csv
 import itertools
 import json
 import math
-import os
 import random
 import sys
 import time

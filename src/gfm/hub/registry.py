@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 
 from gfm.errors import ConfigError
-from gfm.models.normalization import IMAGENET, RAW_255, Normalization
+from gfm.models.normalization import RAW_255, Normalization
 
 BACKBONES: tuple[str, ...] = ("r34", "r34_2b", "d121", "r101")
 ROSTAS: tuple[str, ...] = ("TT", "FT", "BT", "RIM")
