@@ -11,12 +11,22 @@ The cache is ``$GFM_HOME/weights`` (default: the platform's user cache
 folder, e.g. ``~/.cache/gfm/weights``).
 """
 
-from gfm.hub.cache import KNOWN_HASHES_FILE, gfm_home, sha256_file, weights_dir, weights_path
-from gfm.hub.download import ValidateCheckpoint, download_weights, import_weights, resolve_urls
+from gfm.hub.cache import (
+    KNOWN_HASHES_FILE,
+    gfm_home,
+    sha256_file,
+    weights_dir,
+    weights_path,
+)
+from gfm.hub.download import (
+    ValidateCheckpoint,
+    download_weights,
+    import_weights,
+    resolve_urls,
+)
 from gfm.hub.registry import (
     BACKBONES,
     DEFAULT_WEIGHTS,
-    IMAGENET,
     RAW_255,
     ROSTAS,
     WeightsEntry,
@@ -25,6 +35,7 @@ from gfm.hub.registry import (
     register_weights,
     unregister_weights,
 )
+from gfm.models.normalization import IMAGENET
 
 __all__ = [
     "BACKBONES",
