@@ -95,3 +95,18 @@ def test_optimised_model_keeps_the_halo() -> None:
         sparse = model.predict_focus(features, needed)["TT"][0, 0]
     torch.testing.assert_close(sparse[needed], dense[needed], rtol=0, atol=1e-6)
     assert (sparse == 0.5).float().mean() > 0.5  # most of the map was skipped
+
+
+@pytest.mark.parametrize("backbone", ["d121", "r34_2b"])
+def test_other_backbones_heads_on_crops(backbone: str) -> None:
+    """d121 (up-sampling head) and r2b (a single-conv head at full resolution)."""
+    torch.manual_seed(0)
+    model = optimize_for_inference(gfm.create_model(backbone, "TT"))
+    needed = torch.zeros(96, 128, dtype=torch.bool)
+    needed[40:60, 20:50] = True
+    needed[0, 127] = True  # a corner
+    with torch.no_grad():
+        features = model.encode(torch.rand(1, 3, 96, 128) * 255)
+        dense = model.predict_focus(features)["TT"][0, 0]
+        sparse = model.predict_focus(features, needed)["TT"][0, 0]
+    torch.testing.assert_close(sparse[needed], dense[needed], rtol=0, atol=1e-6)
