@@ -195,6 +195,7 @@ class Predictor:
             trimap = _tt_trimap_full_resolution(classes_of["TT"], glance_size, height, width)
             needed = _focus_pixels_needed((trimap != 0) & (trimap != 255), focus_size)
         if not strategy.single_pass:
+            del features, glance  # free the 1/3-scale pass before the 1/2-scale one
             features = model.encode(self._tensor(image, focus_size, normalization))
         focus = model.predict_focus(features, needed)
         del features
