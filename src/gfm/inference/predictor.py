@@ -138,6 +138,11 @@ class Predictor:
         precision: ``"fp32"`` (default, the released network's numbers) or
             ``"bf16"`` (autocast: about twice as fast on GPUs and on CPUs with
             AVX512-BF16 / AMX; alphas differ by up to about 0.02).
+
+    Attributes:
+        sparse_focus: for TT models, run the focus heads only around the glance
+            transition area, the only place the fusion reads them (same alpha;
+            on by default on CPU). Set to ``False`` to compute them everywhere.
     """
 
     def __init__(
