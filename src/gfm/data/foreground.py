@@ -76,6 +76,17 @@ def estimate_foreground(
         ``alpha == 0`` the foreground colour is an extrapolation (it has no
         effect on any composite), and likewise ``B`` where ``alpha == 1``.
     """
+    fg, bg = _solve(image, alpha, method)
+    return _to_u8(fg), _to_u8(bg)
+
+
+def estimate_foreground_colours(image: np.ndarray, alpha: np.ndarray, method: str = "ml") -> np.ndarray:
+    """``F`` of :func:`estimate_foreground` alone (cutouts need no background)."""
+    return _to_u8(_solve(image, alpha, method)[0])
+
+
+def _solve(image: np.ndarray, alpha: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray]:
+    """Check the inputs and run pymatting: float ``(F, B)`` in [0, 1]."""
     if method not in FG_METHODS:
         raise ConfigError(f"unknown foreground method {method!r}; expected one of {', '.join(FG_METHODS)}")
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
@@ -85,11 +96,10 @@ def estimate_foreground(
     pm = load_pymatting()
     if method == "cf":
         a = alpha.astype(np.float64) / 255.0 if alpha.dtype == np.uint8 else np.clip(alpha.astype(np.float64), 0, 1)
-        fg, bg = pm.estimate_foreground_cf(image.astype(np.float64) / 255.0, a, return_background=True)
-    else:  # the multi-level solver works in float32: no float64 copies (0.4 GB less at 12 MP)
-        a = _UNIT_FLOAT32[alpha] if alpha.dtype == np.uint8 else np.clip(alpha, 0, 1).astype(np.float32)
-        fg, bg = pm.estimate_foreground_ml(_UNIT_FLOAT32[image], a, return_background=True)
-    return _to_u8(fg), _to_u8(bg)
+        return pm.estimate_foreground_cf(image.astype(np.float64) / 255.0, a, return_background=True)
+    # the multi-level solver works in float32: no float64 copies (0.4 GB less at 12 MP)
+    a = _UNIT_FLOAT32[alpha] if alpha.dtype == np.uint8 else np.clip(alpha, 0, 1).astype(np.float32)
+    return pm.estimate_foreground_ml(_UNIT_FLOAT32[image], a, return_background=True)
 
 
 def _to_u8(x: np.ndarray) -> np.ndarray:

@@ -6,8 +6,9 @@ The command line (``gfm matte``) is a thin layer over these functions.
 from __future__ import annotations
 
 import glob
+from concurrent.futures import Future
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -150,13 +151,15 @@ class OutputPipeline:
     Use as a context manager: leaving the block waits for the last write.
     """
 
-    def __init__(self, on_done, on_error, threaded: bool = True) -> None:  # type: ignore[no-untyped-def]
+    def __init__(
+        self, on_done: Callable[[MatteJob], None], on_error: Callable[[MatteJob, BaseException], None], threaded: bool = True
+    ) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
         self._on_done = on_done
         self._on_error = on_error
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gfm-writer") if threaded else None
-        self._pending: tuple[MatteJob, object] | None = None
+        self._pending: tuple[MatteJob, Future[None]] | None = None
 
     def submit(self, job: MatteJob, *args: object) -> None:
         """Queue ``write_outputs(job, *args)``, after settling the previous image."""
@@ -178,7 +181,7 @@ class OutputPipeline:
         job, future = self._pending
         self._pending = None
         try:
-            future.result()  # type: ignore[attr-defined]
+            future.result()
         except (GFMError, OSError, MemoryError) as error:
             self._on_error(job, error)
         else:

@@ -37,9 +37,9 @@ def estimate_foreground(image: np.ndarray, alpha: np.ndarray, method: str = "ml"
         raise InputError(f"image {image.shape[:2]} and alpha {alpha.shape} sizes differ")
     if method == "none":
         return image.copy()
-    from gfm.data.foreground import estimate_foreground as estimate_colours
+    from gfm.data.foreground import estimate_foreground_colours
 
-    return estimate_colours(image, alpha, method)[0]
+    return estimate_foreground_colours(image, alpha, method)
 
 
 def cutout(foreground: np.ndarray, alpha: np.ndarray) -> np.ndarray:
