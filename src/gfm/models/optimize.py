@@ -16,6 +16,7 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+from gfm.models.encoders.efficientnet import EfficientNetLiteEncoder, MBConvBlock
 from gfm.models.encoders.resnet import BasicBlock, Bottleneck, ResNetEncoder
 from gfm.models.gfm import GFM
 
@@ -24,6 +25,8 @@ _NAMED_PAIRS: dict[type[nn.Module], tuple[tuple[str, str], ...]] = {
     BasicBlock: (("conv1", "bn1"), ("conv2", "bn2")),
     Bottleneck: (("conv1", "bn1"), ("conv2", "bn2"), ("conv3", "bn3")),
     ResNetEncoder: (("conv1", "bn1"),),
+    MBConvBlock: (("_expand_conv", "_bn0"), ("_depthwise_conv", "_bn1"), ("_project_conv", "_bn2")),
+    EfficientNetLiteEncoder: (("_conv_stem", "_bn0"),),
 }
 
 
@@ -48,7 +51,7 @@ def fold_batch_norms(model: nn.Module) -> int:
         for kind, pairs in _NAMED_PAIRS.items():
             if isinstance(module, kind):
                 for conv_name, bn_name in pairs:
-                    conv, bn = getattr(module, conv_name), getattr(module, bn_name)
+                    conv, bn = getattr(module, conv_name, None), getattr(module, bn_name, None)
                     if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
                         setattr(module, conv_name, fuse_conv_bn_eval(conv, bn))
                         setattr(module, bn_name, nn.Identity())

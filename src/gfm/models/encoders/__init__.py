@@ -2,6 +2,11 @@
 
 from gfm.models.encoders.base import Encoder
 from gfm.models.encoders.densenet import DenseNet121Encoder, densenet121_encoder
+from gfm.models.encoders.efficientnet import (
+    EfficientNetLiteEncoder,
+    efficientnet_lite0_encoder,
+    efficientnet_lite2_encoder,
+)
 from gfm.models.encoders.resnet import (
     ResNet2BEncoder,
     ResNetEncoder,
@@ -13,10 +18,13 @@ from gfm.models.encoders.resnet import (
 
 __all__ = [
     "DenseNet121Encoder",
+    "EfficientNetLiteEncoder",
     "Encoder",
     "ResNet2BEncoder",
     "ResNetEncoder",
     "densenet121_encoder",
+    "efficientnet_lite0_encoder",
+    "efficientnet_lite2_encoder",
     "resnet101_encoder",
     "resnet34_2b_encoder",
     "resnet34_encoder",
