@@ -4,7 +4,9 @@
   (closed form by default) into ``ROOT/gfm-cache``;
 * ``denoise ROOT``: BM3D (or ``--denoiser nlm``) of the cached foregrounds of a
   matting dataset, or of every image of a background set;
-* ``backgrounds SRC DST``: a BG-20k-style set from a photo collection.
+* ``backgrounds SRC DST``: a BG-20k-style set from a photo collection;
+* ``teacher IMAGES OUT --model M.onnx``: masks of real photos from an ONNX
+  segmentation model (a teacher), as ``OUT/NAME.png`` mattes.
 
 The first two are resumable (finished files are skipped) and use several
 worker processes; a file that fails is reported and skipped, and the exit code
@@ -73,6 +75,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bg.add_argument("--no-progress", action="store_true", help="no progress bar")
     bg.set_defaults(func=run_backgrounds)
 
+    te = sub.add_parser(
+        "teacher",
+        help="label real photos with an ONNX segmentation model (teacher masks)",
+        description=(
+            "Run an ONNX segmentation model with one (1, 3, S, S) RGB input and a (1, 1, S, S) output in "
+            "[0, 1] (e.g. ISNet) on every image of IMAGES and write OUT/NAME.png, at the photo's size, so "
+            "that IMAGES and OUT form an image/alpha folder pair for `gfm train` and `gfm evaluate`. "
+            "Resumable: masks already in OUT are kept (--force recomputes). Needs onnxruntime "
+            '(pip install "gfm[teacher]").'
+        ),
+    )
+    te.add_argument("images", help="an image file or a folder of images")
+    te.add_argument("out", help="output folder of masks")
+    te.add_argument("--model", required=True, help="the teacher's .onnx file")
+    te.add_argument("--size", type=int, default=1024, help="the model's square input side (default 1024, ISNet)")
+    te.add_argument("--mean", type=float, nargs="+", default=[0.5],
+                    help="input mean on [0, 1] RGB, one value or three (default 0.5, ISNet)")
+    te.add_argument("--std", type=float, nargs="+", default=[1.0],
+                    help="input standard deviation, one value or three (default 1.0, ISNet)")
+    te.add_argument("-r", "--recursive", action="store_true", help="search folders recursively")
+    te.add_argument("--threads", type=int, help="onnxruntime threads (default: onnxruntime's choice)")
+    te.add_argument("--force", action="store_true", help="recompute masks already in OUT")
+    te.add_argument("--no-progress", action="store_true", help="no progress bar")
+    te.set_defaults(func=run_teacher)
+
 
 def _cache(args: argparse.Namespace):  # noqa: ANN202
     from gfm.data.cache import Cache, default_cache_dir
@@ -134,3 +161,29 @@ def run_backgrounds(args: argparse.Namespace) -> int:
     print(f"{args.dst}: {counts}; details in {Path(args.dst) / 'report.json'}", file=sys.stderr)
     unreadable = sum(1 for _, r, _ in report.dropped if r == "unreadable")
     return 1 if unreadable else 0
+
+
+def run_teacher(args: argparse.Namespace) -> int:
+    from gfm.data.layouts import list_images
+    from gfm.data.teacher import OnnxTeacher, label_images
+    from gfm.errors import ConfigError
+
+    source = Path(args.images)
+    if source.is_dir():
+        images = list_images(source, recursive=args.recursive)
+    elif source.is_file():
+        images = [source]
+    else:
+        raise ConfigError(f"{source}: no such image or folder")
+    if not images:
+        raise ConfigError(f"{source}: no images found (use -r for sub-folders)")
+    for name, values in (("--mean", args.mean), ("--std", args.std)):
+        if len(values) not in (1, 3):
+            raise ConfigError(f"{name} takes one value or three (R G B), got {len(values)}")
+    teacher = OnnxTeacher(args.model, size=args.size, mean=args.mean, std=args.std, threads=args.threads)
+    report = label_images(images, args.out, teacher, force=args.force, progress=not args.no_progress)
+    print(f"{args.out}: {len(report.written)} masks written, {len(report.skipped)} already there, "
+          f"{len(report.failed)} failed", file=sys.stderr)
+    for path, reason in report.failed:
+        print(f"failed: {path}: {reason}")
+    return 1 if report.failed else 0
