@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 import os
 import shutil
 import signal
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 import gfm
@@ -107,6 +109,26 @@ def test_resume_across_epochs_with_gradient_accumulation(tmp_path: Path, demo: P
     assert [r["step"] for r in b] == ["1", "2", "3", "4"]
     for key in ("total", "glance_ce", "focus_alpha", "fusion_alpha"):
         assert [r[key] for r in a] == [r[key] for r in b], key
+
+
+def test_cpu_bf16_channels_last_cosine_run(tmp_path: Path, demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The default-model recipe's options: bf16 autocast and channels-last on CPU,
+    warm-up then cosine decay, logged per step; the weights load for matting.
+    With several threads channels-last is refused (it crashed oneDNN's backward
+    with a double free here), not left to crash."""
+    args = ["train", "--preset", "ori-am2k-tiny-tt", "--data", str(demo), "--batch-size", "2", *FAST, "--steps", "4",
+            "--out", str(tmp_path / "run"), "--set", "optim.amp=bf16", "--set", "optim.channels_last=true",
+            "--set", "optim.schedule=cosine", "--set", "optim.warmup_steps=2", "--set", "optim.lr=0.001",
+            "--set", "log.log_every=1"]
+    assert main(args) == 0
+    crash_guard = "note: optim.channels_last is ignored" in capsys.readouterr().err
+    assert crash_guard == (torch.get_num_threads() > 1)
+    rows = _rows(tmp_path / "run")
+    lrs = [float(r["lr"]) for r in rows]
+    assert lrs[:2] == pytest.approx([5e-4, 1e-3]) and lrs[2] > lrs[3] >= 0
+    assert all(math.isfinite(float(r["total"])) for r in rows)
+    model = gfm.load_model(tmp_path / "run" / "last.pt")
+    assert all(p.dtype == torch.float32 for p in model.parameters())
 
 
 def test_two_process_gloo_run_completes(tmp_path: Path, demo: Path) -> None:

@@ -60,9 +60,13 @@ class OptimSection:
     steps: int | None = None  # stop after this many optimiser steps (overrides epochs)
     batch_size: int = 32
     lr: float = 1e-5
+    schedule: Literal["constant", "cosine"] = "constant"  # cosine: decay to lr_min over the run's steps
+    warmup_steps: int = 0  # linear warm-up from 0 over this many steps
+    lr_min: float = 0.0
     weight_decay: float = 0.0
     accumulate: int = 1  # gradient accumulation steps per optimiser step
-    amp: Literal["auto", "bf16", "fp16", "off"] = "auto"  # CUDA only; CPU runs in fp32
+    amp: Literal["auto", "bf16", "fp16", "off"] = "auto"  # auto: bf16/fp16 on CUDA, fp32 on CPU; bf16 also on CPU
+    channels_last: bool = False  # channels-last memory format (faster convolutions with CPU bf16)
     soft_fusion: bool = True  # differentiable collaborative matting in the fusion loss
     sync_bn: bool = False  # CUDA + several GPUs: batch-norm statistics over the global batch
     freeze_bn: bool = False  # keep batch norms in eval mode (running statistics): small batches
@@ -218,6 +222,8 @@ def validate(config: TrainConfig) -> TrainConfig:
         raise ConfigError(f"optim.steps must be positive, got {config.optim.steps}")
     if config.optim.lr <= 0:
         raise ConfigError(f"optim.lr must be positive, got {config.optim.lr}")
+    if config.optim.warmup_steps < 0 or not 0 <= config.optim.lr_min <= config.optim.lr:
+        raise ConfigError("optim.warmup_steps must be >= 0 and optim.lr_min between 0 and optim.lr")
     if config.data.out_size % 32:
         raise ConfigError(f"data.out_size must be a multiple of 32, got {config.data.out_size}")
     if not config.data.crop_sizes or any(c < 32 for c in config.data.crop_sizes):

@@ -78,7 +78,13 @@ def resolve_training_device(spec: str) -> torch.device:
 
 
 def _amp_settings(device: torch.device, mode: str) -> tuple[torch.dtype | None, bool]:
-    """(autocast dtype or None, use a gradient scaler)."""
+    """(autocast dtype or None, use a gradient scaler).
+
+    On CPUs only an explicit ``bf16`` turns autocast on (fast where the CPU has
+    native bf16, e.g. AVX512-BF16 or AMX); ``auto`` keeps CPU training in fp32.
+    """
+    if device.type == "cpu" and mode == "bf16":
+        return torch.bfloat16, False
     if device.type != "cuda" or mode == "off":
         return None, False
     if mode in ("auto", "bf16") and torch.cuda.is_bf16_supported():
@@ -86,6 +92,27 @@ def _amp_settings(device: torch.device, mode: str) -> tuple[torch.dtype | None, 
     if mode == "bf16":
         raise ConfigError("optim.amp is bf16 but this GPU does not support bfloat16; use fp16 or off")
     return torch.float16, True
+
+
+def _channels_last_crashes(device: torch.device, amp_dtype: torch.dtype | None) -> bool:
+    """Channels-last + bf16 autocast on CPU with several threads: a known oneDNN crash."""
+    return device.type == "cpu" and amp_dtype == torch.bfloat16 and torch.get_num_threads() > 1
+
+
+def learning_rate(config: TrainConfig, step: int, total_steps: int) -> float:
+    """The learning rate of optimiser step ``step`` (0-based) of ``total_steps``.
+
+    Linear warm-up over ``optim.warmup_steps``, then ``optim.lr`` (constant) or a
+    cosine decay to ``optim.lr_min`` at the last step.
+    """
+    optim = config.optim
+    if step < optim.warmup_steps:
+        return optim.lr * (step + 1) / optim.warmup_steps
+    if optim.schedule == "constant":
+        return optim.lr
+    span = max(1, total_steps - optim.warmup_steps)
+    progress = min(1.0, (step - optim.warmup_steps) / span)
+    return optim.lr_min + 0.5 * (optim.lr - optim.lr_min) * (1.0 + math.cos(math.pi * progress))
 
 
 def freeze_batch_norms(model: nn.Module) -> None:
@@ -264,12 +291,17 @@ def train(
              "GFM's results depend on an ImageNet-initialised encoder; expect much worse mattes.\n" + "!" * 78 + "\n")
     normalization = NORMALIZATIONS[config.model.normalization]
     model.to(device)
+    amp_dtype, use_scaler = _amp_settings(device, config.optim.amp)
+    if config.optim.channels_last and _channels_last_crashes(device, amp_dtype):
+        _say(info, "note: optim.channels_last is ignored: with bf16 on CPU and more than one thread it crashes "
+             "PyTorch's oneDNN backward (double free, seen with torch 2.13); set OMP_NUM_THREADS=1 to use it")
+    elif config.optim.channels_last:
+        model.to(memory_format=torch.channels_last)
     if info.enabled and config.optim.sync_bn:
         if device.type != "cuda":
             raise ConfigError("optim.sync_bn needs CUDA (PyTorch's SyncBatchNorm is GPU-only); use freeze_bn or leave it off")
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.optim.lr, weight_decay=config.optim.weight_decay)
-    amp_dtype, use_scaler = _amp_settings(device, config.optim.amp)
     scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
     state = TrainState()
     if payload is not None:
@@ -338,6 +370,9 @@ def train(
             if micro < micro_per_step:
                 continue
             micro = 0
+            lr = learning_rate(config, state.step, total_steps)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
             scaler.step(optimizer)
             scaler.update()
             optimizer.zero_grad(set_to_none=True)
@@ -349,7 +384,7 @@ def train(
                 rate = window_samples / elapsed if elapsed > 0 else 0.0
                 last = values
                 logger.log({"kind": "train", "step": state.step, "epoch": state.epoch, **{k: round(v, 6) for k, v in values.items()},
-                            "samples_per_s": round(rate, 3), "lr": config.optim.lr, "time": round(time.time(), 3)})
+                            "samples_per_s": round(rate, 3), "lr": lr, "time": round(time.time(), 3)})
                 bar.set_postfix({"loss": f"{values['total']:.4f}", "samples/s": f"{rate:.1f}"})
                 window_start, window_samples = time.perf_counter(), 0
             step_limit = config.optim.steps is not None and state.step >= config.optim.steps
