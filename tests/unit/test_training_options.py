@@ -37,6 +37,12 @@ def test_warmup_then_cosine() -> None:
     assert all(a >= b for a, b in zip(lrs, lrs[1:]))
 
 
+def test_a_short_run_can_follow_a_longer_schedule() -> None:
+    long = _config(lr=3e-4, schedule="cosine", warmup_steps=10, lr_min=1e-5)
+    short = _config(lr=3e-4, schedule="cosine", warmup_steps=10, lr_min=1e-5, schedule_steps=110)
+    assert [learning_rate(short, s, 20) for s in range(20)] == [learning_rate(long, s, 110) for s in range(20)]
+
+
 def test_schedule_options_are_validated() -> None:
     with pytest.raises(ConfigError, match="lr_min"):
         _config(lr=1e-4, lr_min=1e-3)

@@ -63,6 +63,7 @@ class OptimSection:
     schedule: Literal["constant", "cosine"] = "constant"  # cosine: decay to lr_min over the run's steps
     warmup_steps: int = 0  # linear warm-up from 0 over this many steps
     lr_min: float = 0.0
+    schedule_steps: int | None = None  # horizon of the cosine decay (default: the run's steps)
     weight_decay: float = 0.0
     accumulate: int = 1  # gradient accumulation steps per optimiser step
     amp: Literal["auto", "bf16", "fp16", "off"] = "auto"  # auto: bf16/fp16 on CUDA, fp32 on CPU; bf16 also on CPU
@@ -222,6 +223,8 @@ def validate(config: TrainConfig) -> TrainConfig:
         raise ConfigError(f"optim.steps must be positive, got {config.optim.steps}")
     if config.optim.lr <= 0:
         raise ConfigError(f"optim.lr must be positive, got {config.optim.lr}")
+    if config.optim.schedule_steps is not None and config.optim.schedule_steps <= 0:
+        raise ConfigError(f"optim.schedule_steps must be positive, got {config.optim.schedule_steps}")
     if config.optim.warmup_steps < 0 or not 0 <= config.optim.lr_min <= config.optim.lr:
         raise ConfigError("optim.warmup_steps must be >= 0 and optim.lr_min between 0 and optim.lr")
     if config.data.out_size % 32:

@@ -103,9 +103,11 @@ def learning_rate(config: TrainConfig, step: int, total_steps: int) -> float:
     """The learning rate of optimiser step ``step`` (0-based) of ``total_steps``.
 
     Linear warm-up over ``optim.warmup_steps``, then ``optim.lr`` (constant) or a
-    cosine decay to ``optim.lr_min`` at the last step.
+    cosine decay to ``optim.lr_min`` at the last step (or at ``optim.schedule_steps``:
+    a short run can follow the first steps of a longer run's schedule).
     """
     optim = config.optim
+    total_steps = optim.schedule_steps or total_steps
     if step < optim.warmup_steps:
         return optim.lr * (step + 1) / optim.warmup_steps
     if optim.schedule == "constant":
