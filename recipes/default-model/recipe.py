@@ -443,13 +443,15 @@ def stage_bundle(work: Path, args: argparse.Namespace) -> None:
         raise RecipeError(f"{bundle} is {size / 2**20:.1f} MiB, over the 64 MiB a GPU session can carry; lower --placements or --k")
 
 
-def train_command(work: Path, args: argparse.Namespace, run_dir: Path, *, imagenet: bool = True, steps: int | None = None) -> list[str]:
+def train_command(work: Path, args: argparse.Namespace, run_dir: Path, *, imagenet: bool = True, steps: int | None = None,
+                  extra: list[str] | None = None) -> list[str]:
     command = [*gfm_command(), "train", "--config", str(HERE / "train.yaml"), "--data", str(work / "bundle/train"),
                "--out", str(run_dir), "--device", args.device]
     if imagenet:
         command += ["--backbone-weights", str(next((work / "extract/imagenet").glob("*.pth")))]
     if steps is not None:
         command += ["--steps", str(steps)]
+    command += extra or []
     if args.processes > 1:
         command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(args.processes),
                    "-m", "gfm.cli.main", *command[3:]]
@@ -470,8 +472,33 @@ def stage_train(work: Path, args: argparse.Namespace) -> None:
 
 
 def stage_scratch(work: Path, args: argparse.Namespace) -> None:
-    """The same network and data without ImageNet weights (the value of the initialisation)."""
-    _train(work, args, work / "runs/scratch", imagenet=False, steps=args.scratch_steps)
+    """The same network, data and schedule without ImageNet weights, for the first
+    ``--scratch-steps`` steps (the value of the initialisation, against the main
+    run's checkpoint of the same step)."""
+    _train(work, args, work / "runs/scratch", imagenet=False, steps=args.scratch_steps,
+           extra=["--set", f"optim.schedule_steps={args.steps}"])
+
+
+def weights_at_step(work: Path, run: str, step: int) -> Path | None:
+    """A run's training checkpoint of ``step`` saved as weights (for equal-step comparisons), or None."""
+    import gfm
+    from gfm.engine.checkpoints import load_training_checkpoint
+    from gfm.engine.config import from_dict
+    from gfm.models.normalization import NORMALIZATIONS
+
+    target = work / "runs" / run / f"step_{step}.pt"
+    if target.exists():
+        return target
+    name = f"step_{step:08d}.pt"
+    source = next((p for p in (work / "runs" / run / "checkpoints" / name, work / "keep" / name) if p.exists()), None)
+    if source is None:
+        return None
+    payload = load_training_checkpoint(source)
+    config = from_dict(payload["config"])
+    model = gfm.create_model(config.model.backbone, config.model.rosta)
+    model.load_state_dict(payload["model"])
+    return gfm.save_checkpoint(model, target, normalization=NORMALIZATIONS[config.model.normalization],
+                               provenance={"run": run, "step": step})
 
 
 def stage_evaluate(work: Path, args: argparse.Namespace) -> None:
@@ -490,10 +517,13 @@ def stage_evaluate(work: Path, args: argparse.Namespace) -> None:
         write_alpha(baselines["dilated_mask"] / mask.name, hard.astype(np.float32))
     jobs = {"teacher_isnet": ["--pred", str(evaluations / "teacher_alpha")]}
     jobs.update({name: ["--pred", str(folder)] for name, folder in baselines.items()})
-    for name, run_name in (("gfm_lite", "gfm-lite"), ("scratch", "scratch")):
-        weights = work / "runs" / run_name / "last.pt"
-        if weights.exists():
-            for strategy in ("hybrid", "single"):
+    models = {"gfm_lite": work / "runs/gfm-lite/last.pt", "scratch": work / "runs/scratch/last.pt"}
+    # The value of ImageNet weights: both runs after the same steps on the same schedule.
+    models[f"gfm_lite_step{args.scratch_steps}"] = weights_at_step(work, "gfm-lite", args.scratch_steps)
+    for name, weights in models.items():
+        if weights is not None and weights.exists():
+            strategies = ("hybrid", "single") if name == "gfm_lite" else ("hybrid",)
+            for strategy in strategies:
                 jobs[f"{name}_{strategy}"] = ["--model", str(weights), "--strategy", strategy,
                                               "--save-predictions", str(evaluations / f"{name}_{strategy}_alpha")]
     for name, options in jobs.items():
@@ -558,7 +588,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--from", dest="start", choices=STAGES, help="re-run from this stage on")
     parser.add_argument("--skip", choices=STAGES, action="append", default=[], help="leave a stage out (repeatable)")
     parser.add_argument("--steps", type=int, default=3000, help="optimiser steps of the training run")
-    parser.add_argument("--scratch-steps", type=int, default=600, help="steps of the from-scratch comparison run")
+    parser.add_argument("--scratch-steps", type=int, default=100, help="steps of the from-scratch comparison run")
     parser.add_argument("--processes", type=int, default=1, help="training processes (torchrun; 2 on a 2-core CPU)")
     parser.add_argument("--threads", type=int, default=1, help="threads per process (OMP_NUM_THREADS)")
     parser.add_argument("--device", default="auto", help="training device: auto, cpu, cuda")
