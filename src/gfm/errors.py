@@ -31,3 +31,7 @@ class WeightsNotFoundError(CheckpointError):
 
 class OutputError(GFMError):
     """An output file cannot be written (folder not writable, disk full, bad suffix)."""
+
+
+class OutputClashError(OutputError):
+    """The final rename found a file it was not meant to replace (another run wrote it meanwhile)."""

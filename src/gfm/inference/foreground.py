@@ -73,13 +73,19 @@ def parse_color(text: str) -> tuple[int, int, int]:
 
 
 def cover(background: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Resize ``background`` to cover ``(height, width)`` with its aspect ratio kept, centre-cropped."""
+    """Resize ``background`` to cover ``(height, width)`` with its aspect ratio kept, centre-cropped.
+
+    The centre crop is taken from the background first and only that is
+    resized, so memory is bounded by the output size whatever the
+    background's shape (a 5000 x 1 strip would otherwise be scaled to
+    gigapixels before the crop).
+    """
     bh, bw = background.shape[:2]
     scale = max(height / bh, width / bw)
-    nh, nw = max(height, round(bh * scale)), max(width, round(bw * scale))
-    resized = cv2.resize(background, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-    top, left = (nh - height) // 2, (nw - width) // 2
-    return resized[top : top + height, left : left + width]
+    crop_h, crop_w = min(bh, max(1, round(height / scale))), min(bw, max(1, round(width / scale)))
+    top, left = (bh - crop_h) // 2, (bw - crop_w) // 2
+    crop = background[top : top + crop_h, left : left + crop_w]
+    return cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
 
 
 def composite(foreground: np.ndarray, alpha: np.ndarray, background: np.ndarray | Sequence[int]) -> np.ndarray:
@@ -116,5 +122,7 @@ def preview(image: np.ndarray, alpha: np.ndarray, foreground: np.ndarray, max_he
     gray = np.repeat(np.clip(np.rint(alpha * 255), 0, 255).astype(np.uint8)[..., None], 3, axis=2)
     strip = np.concatenate([image, gray, on_board], axis=1)
     if height > max_height:
-        strip = cv2.resize(strip, (round(strip.shape[1] * max_height / height), max_height), interpolation=cv2.INTER_AREA)
+        # at least one column: a very tall image (over ~4000:1) would round to none
+        new_width = max(1, round(strip.shape[1] * max_height / height))
+        strip = cv2.resize(strip, (new_width, max_height), interpolation=cv2.INTER_AREA)
     return strip
