@@ -175,3 +175,17 @@ def test_an_unexpected_error_fails_one_image_only_and_leaves_none_of_its_outputs
     assert "b.jpg: unexpected ZeroDivisionError (division by zero); this is a bug in gfm" in err
     assert "Traceback" not in err
     assert _files(out) == [f"{n}_{k}" for n in "ac" for k in ("alpha.png", "cutout.png", "preview.jpg")]
+
+
+def test_the_readme_main_command_reruns_as_written(tmp_path: Path, tiny: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 15 item 7: `gfm matte examples/original --out out/ --outputs alpha,cutout,preview`, twice."""
+    shutil.copytree(EXAMPLES, tmp_path / "examples" / "original")
+    monkeypatch.chdir(tmp_path)
+    command = ["matte", "examples/original", "--out", "out/", "--outputs", "alpha,cutout,preview", "--model", tiny, "-q"]
+    assert main(command) == 0
+    first = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "out").iterdir()}
+    assert main(command) == 0
+    assert "3 matted, 0 skipped, 0 failed" in capsys.readouterr().err
+    again = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "out").iterdir()}
+    assert sorted(again) == sorted(first) and len(first) == 9
+    assert all(again[name] != first[name] for name in first)  # replaced, not skipped

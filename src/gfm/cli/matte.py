@@ -29,7 +29,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "  preview     JPEG: image | alpha | cutout on a checkerboard, for a quick look\n"
             "Inputs are files, folders (with -r: recursively, keeping sub-folders) and globs.\n"
             "A file that fails is reported at the end and the exit code is 1; the others are done.\n"
-            "Outputs are written atomically: an interrupted run leaves no truncated file."
+            "Outputs are written atomically: an interrupted run leaves no truncated file, and a\n"
+            "failed image leaves none of its outputs.\n"
+            "Existing files: outputs are marked (PNG text / JPEG comment 'gfm matte'); a rerun\n"
+            "replaces the outputs of earlier runs, any other file only with --overwrite. Files\n"
+            "that appear while the run works (another run) are never replaced but reported.\n"
+            "Inputs are never overwritten, and earlier outputs are never taken as inputs."
         ),
         epilog=(
             "examples:\n"
@@ -62,7 +67,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--alpha-bits", type=int, choices=[8, 16], default=8, help="alpha PNG bit depth (default 8)")
     existing = parser.add_mutually_exclusive_group()
     existing.add_argument("--skip-existing", action="store_true", help="skip images whose requested outputs all exist")
-    existing.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    existing.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="also replace existing files that gfm matte did not write (its own earlier outputs are replaced anyway)",
+    )
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
