@@ -31,9 +31,10 @@ from gfm.errors import OutputClashError
 # no single write takes an hour.
 STALE_AFTER_S = 3600.0
 
-# ``.NAME.`` + mkstemp's 8 random characters + ``.tmp`` + the target's suffix, or
-# ``.NAME.`` + 8 hex digits + ``.tmp.old`` (a replaced file set aside).
-_TEMPORARY = re.compile(r"\..+\.[A-Za-z0-9_]{8}\.tmp(\.[A-Za-z0-9]{1,10})?")
+# ``.NAME.`` + mkstemp's 8 random characters + ``.tmp`` + the target's suffix,
+# ``.NAME.`` + 8 hex digits + ``.tmp.old`` (a replaced file set aside), or
+# ``.NAME.`` + 8 random characters + ``.part`` (a weights download).
+_TEMPORARY = re.compile(r"\..+\.[A-Za-z0-9_]{8}\.(tmp(\.[A-Za-z0-9]{1,10})?|part)")
 
 
 @dataclass(frozen=True)
@@ -196,8 +197,8 @@ def _commit_guarded(tmp: Path, target: Path, expected: FileStamp | None) -> None
 def remove_stale_temporaries(folder: str | os.PathLike[str], *, older_than_s: float = STALE_AFTER_S) -> int:
     """Delete temporary files of :func:`atomic_write` in ``folder`` that a killed process left.
 
-    Only files named like ours (``.NAME.RANDOM.tmpSUFFIX`` or
-    ``.NAME.RANDOM.tmp.old``) and not modified for ``older_than_s`` seconds
+    Only files named like ours (``.NAME.RANDOM.tmpSUFFIX``,
+    ``.NAME.RANDOM.tmp.old``, ``.NAME.RANDOM.part``) and not modified for ``older_than_s`` seconds
     are removed, so a write in progress in another process is never touched.
     Sub-folders are not visited. Returns the number of files removed.
     """
