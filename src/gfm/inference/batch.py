@@ -263,12 +263,18 @@ def describe_failure(error: BaseException) -> str:
     return f"unexpected {type(error).__name__} ({error}); this is a bug in gfm, please report it with this image"
 
 
+# Above this many pixels, an image's outputs are written before the next image is
+# read, so two large images never share the memory.
+OVERLAP_MAX_PIXELS = 16_000_000
+
+
 class OutputPipeline:
     """Writes one image's outputs in a background thread while the next image is predicted.
 
     Foreground estimation (numba, GIL released) and PNG/JPEG encoding run on
     one worker thread; the caller's thread keeps the network busy. At most one
-    image waits to be written, so memory stays bounded at two images.
+    image waits to be written, so memory stays bounded at two images (one,
+    above :data:`OVERLAP_MAX_PIXELS`).
     Any exception of one image's work is that image's failure, reported
     through ``on_error(job, error)`` (the batch goes on); successes through
     ``on_done(job)``; both called on the caller's thread.
@@ -298,6 +304,9 @@ class OutputPipeline:
                 self._on_done(job)
             return
         self._pending = (job, self._executor.submit(write_outputs, job, *args))
+        image = args[2]  # write_outputs(job, out_dir, kinds, image, ...)
+        if isinstance(image, np.ndarray) and image.shape[0] * image.shape[1] > OVERLAP_MAX_PIXELS:
+            self.settle()  # a large image is written before the next is read: one at a time in memory
 
     def settle(self) -> None:
         """Wait for the queued image, if any, and report how it went."""

@@ -213,6 +213,29 @@ def _to_alpha(image: Image.Image, path: Path) -> np.ndarray:
     raise InputError(f"{path}: unsupported alpha mode {mode!r}; save it as 8- or 16-bit grayscale PNG")
 
 
+# Conversions of full-resolution alphas run in bands of this many pixels: no
+# full-size float temporaries (a 250-megapixel alpha would need three of 1 GB).
+_BAND_PIXELS = 1 << 20
+
+
+def alpha_to_uint8(alpha: np.ndarray, dtype: type[np.unsignedinteger] = np.uint8) -> np.ndarray:
+    """``(H, W)`` float alpha in [0, 1] -> integers 0..255 (``uint8``) or 0..65535 (``uint16``).
+
+    Rounded to nearest, values outside [0, 1] clipped; computed in bands of
+    rows, so the only full-size array is the result.
+    """
+    top_value = float(np.iinfo(dtype).max)
+    out = np.empty(alpha.shape, dtype)
+    width = alpha.shape[1] if alpha.ndim == 2 else 1
+    step = max(1, _BAND_PIXELS // max(1, width))
+    for top in range(0, alpha.shape[0], step):
+        band = alpha[top : top + step] * np.float32(top_value)
+        np.rint(band, out=band)
+        np.clip(band, 0, top_value, out=band)
+        out[top : top + step] = band
+    return out
+
+
 def write_alpha(
     path: str | os.PathLike[str],
     alpha: np.ndarray,
@@ -238,13 +261,12 @@ def write_alpha(
     alpha = np.asarray(alpha, dtype=np.float32)
     if alpha.ndim != 2:
         raise InputError(f"alpha must be (H, W), got shape {alpha.shape}")
-    if np.isnan(alpha).any():
+    if np.isnan(alpha.max(initial=0.0)):  # NaN propagates through max: no full-size mask
         raise InputError(f"{path}: alpha contains NaN values; refusing to write it")
     if bits == 8:
-        image = Image.fromarray(np.clip(np.rint(alpha * 255.0), 0, 255).astype(np.uint8))
+        image = Image.fromarray(alpha_to_uint8(alpha))
     elif bits == 16:
-        data = np.clip(np.rint(alpha * 65535.0), 0, 65535).astype(np.uint16)
-        image = Image.fromarray(data)  # uint16 (H, W) -> mode "I;16"
+        image = Image.fromarray(alpha_to_uint8(alpha, np.uint16))  # uint16 (H, W) -> mode "I;16"
     else:
         raise InputError(f"alpha bit depth must be 8 or 16, got {bits}")
     _save(image, path, "PNG", {"compress_level": PNG_COMPRESS_LEVEL}, replace, mark)
