@@ -230,6 +230,22 @@ def test_decompression_bomb_is_refused_quickly(tmp_path: Path) -> None:
     assert Image.MAX_IMAGE_PIXELS == before  # the global guard is restored
 
 
+def test_one_size_limit_and_one_message_everywhere(tmp_path: Path) -> None:
+    """Headers read by data check, prepare and training refuse what gfm matte refuses, in the same words."""
+    from gfm.data.files import read_header
+
+    path = tmp_path / "bomb.png"
+    _png_header_only(path, 30000, 30000)  # 900 MP: Pillow itself would raise DecompressionBombError
+    messages = []
+    for reader in (read_image, read_header):
+        with pytest.raises(InputError) as caught:
+            reader(path)
+        messages.append(str(caught.value))
+    assert messages[0] == messages[1]
+    assert "30000 x 30000 = 900 megapixels" in messages[0] and "up to 250 megapixels" in messages[0]
+    assert "500000000" not in messages[0] and "decompression bomb" not in messages[0]  # no second limit
+
+
 def test_image_just_over_our_limit_is_refused(tmp_path: Path) -> None:
     # Between our limit and twice it Pillow only warns; our own check refuses.
     path = tmp_path / "big.png"

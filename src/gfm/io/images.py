@@ -55,6 +55,42 @@ _WRITE_FORMATS = {
 _NO_ALPHA_FORMATS = frozenset({"JPEG", "BMP"})
 
 
+def too_large_message(path: Path, width: int, height: int) -> str:
+    """The one message for an image over :data:`MAX_IMAGE_PIXELS` (every command says the same)."""
+    return (
+        f"{path}: image too large ({width} x {height} = {width * height / 1e6:.0f} megapixels); gfm reads images "
+        f"up to {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels: downscale it first"
+    )
+
+
+def open_header(path: str | os.PathLike[str]) -> Image.Image:
+    """``Image.open`` (the header: no pixels decoded) with gfm's one size limit.
+
+    Pillow's own decompression-bomb guard (a process-wide setting, with limits
+    of its own) is off while the header is parsed; the size is checked here
+    against :data:`MAX_IMAGE_PIXELS` instead, so every command accepts the same
+    images and refuses the others with the same message.
+
+    Raises:
+        InputError: the image is over :data:`MAX_IMAGE_PIXELS`.
+        OSError, SyntaxError, ValueError: what Pillow raises on unreadable files.
+    """
+    path = Path(path)
+    with _PIL_LIMIT_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        previous = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None
+        try:
+            image = Image.open(path)
+        finally:
+            Image.MAX_IMAGE_PIXELS = previous
+    width, height = image.size
+    if width * height > MAX_IMAGE_PIXELS:
+        image.close()
+        raise InputError(too_large_message(path, width, height))
+    return image
+
+
 def _open(path: Path) -> Image.Image:
     if not path.exists():
         raise InputError(f"{path}: no such file")
@@ -62,31 +98,13 @@ def _open(path: Path) -> Image.Image:
         raise InputError(f"{path}: is a folder, not an image file")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty (0 bytes); re-export or re-download it")
-    too_large = (
-        f"{path}: image too large; downscale it below "
-        f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels first"
-    )
     try:
-        # Header only: Image.open reads the size without decoding pixels.
-        with _PIL_LIMIT_LOCK, warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            previous = Image.MAX_IMAGE_PIXELS
-            Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
-            try:
-                image = Image.open(path)
-            finally:
-                Image.MAX_IMAGE_PIXELS = previous
-        width, height = image.size
-        if width * height > MAX_IMAGE_PIXELS:
-            image.close()
-            raise InputError(f"{too_large} (it is {width} x {height})")
+        image = open_header(path)
         try:
             image.load()
         except BaseException:
             image.close()  # a failed decode would otherwise leak the file handle
             raise
-    except Image.DecompressionBombError as error:
-        raise InputError(f"{too_large} ({error})") from None
     except Image.UnidentifiedImageError:
         raise InputError(f"{path}: not an image file PIL can read (corrupt or unsupported format)") from None
     except PermissionError:
@@ -346,7 +364,7 @@ def read_mark(path: str | os.PathLike[str]) -> str | None:
         with _PIL_LIMIT_LOCK, warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             previous = Image.MAX_IMAGE_PIXELS
-            Image.MAX_IMAGE_PIXELS = None  # header only: no pixels are decoded here
+            Image.MAX_IMAGE_PIXELS = None  # header only: no pixels are decoded here, any size is fine
             try:
                 image = Image.open(path)
             finally:
