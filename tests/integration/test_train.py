@@ -160,6 +160,15 @@ def test_bad_configuration(tmp_path: Path, demo: Path, extra: list[str], message
     assert not (tmp_path / "r").exists()  # nothing written before the config is valid
 
 
+def test_missing_pyyaml_names_the_extra(tmp_path: Path, demo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plain `pip install gfm` (no train extra) gets one line that says what to install, not a traceback."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "yaml", None)  # import yaml now raises ImportError
+    assert main(["train", "--preset", "ori-am2k-tiny-tt", "--data", str(demo), "--out", str(tmp_path / "r"), "--set", "optim.lr=1e-4"]) == 2
+    assert "needs PyYAML: pip install 'gfm[train]'" in capsys.readouterr().err
+
+
 def test_bad_inputs_fail_before_damage(tmp_path: Path, demo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     assert main(["train", "--preset", "ori-am2k-tiny-tt", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "r")]) == 2
     assert "missing: data.root (--data) folder not found" in capsys.readouterr().err
