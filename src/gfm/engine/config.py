@@ -52,6 +52,7 @@ class DataSection:
     compute_missing: bool = False  # compute what the cache lacks on the fly (slow: BM3D)
     validation: str | None = None  # real images with ground truth (AM-2k / P3M validation layout)
     validation_max_images: int | None = None
+    strict: bool = False  # an unreadable training file ends the run (default: it is skipped, said and counted)
 
 
 @dataclass
