@@ -238,7 +238,7 @@ def train(
         raise ConfigError(f"{run_dir}: holds checkpoints of an earlier run; pass --resume to continue it, or choose another --out")
     if resume and not checkpoints:
         raise ConfigError(f"{run_dir}: no checkpoint to resume from (looked in {run_dir / 'checkpoints'})")
-    payload = load_training_checkpoint(checkpoints[-1]) if resume else None
+    payload = _load_newest(checkpoints) if resume else None
     if payload is not None:
         _check_resume_config(from_dict(payload["config"]), config, checkpoints[-1])
 
@@ -376,6 +376,19 @@ def train(
     best = run_dir / "best.pt"
     weights = best if best.exists() else run_dir / "last.pt"
     return TrainSummary(run_dir, state.step, state.epoch, last, state.best_sad, weights if weights.exists() else None, skipped_items)
+
+
+def _load_newest(checkpoints: list[Path]) -> dict[str, Any]:
+    """The newest checkpoint; if it is unreadable, say which older one is there to resume from."""
+    try:
+        return load_training_checkpoint(checkpoints[-1])
+    except CheckpointError as error:
+        if len(checkpoints) < 2:
+            raise
+        raise CheckpointError(
+            f"{error}. The previous checkpoint {checkpoints[-2].name} is there: move {checkpoints[-1]} out of "
+            f"{checkpoints[-1].parent} and run again with --resume to continue from it"
+        ) from None
 
 
 def _worker_errors_as_messages(loader: DataLoader) -> Iterator[dict[str, torch.Tensor]]:
