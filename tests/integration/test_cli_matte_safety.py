@@ -189,3 +189,25 @@ def test_the_readme_main_command_reruns_as_written(tmp_path: Path, tiny: str, mo
     again = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "out").iterdir()}
     assert sorted(again) == sorted(first) and len(first) == 9
     assert all(again[name] != first[name] for name in first)  # replaced, not skipped
+
+
+def test_messages_name_the_right_fix(tmp_path: Path, tiny: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A missing --background file, an RGBA one, and a file where an output sub-folder goes."""
+    folder = tmp_path / "photos"
+    _photo(folder, "a.jpg")
+    _photo(folder / "sub", "b.jpg")
+    out = tmp_path / "out"
+    base = ["matte", str(folder), "-r", "--out", str(out), "--model", tiny, "--outputs", "alpha,composite", "-q"]
+    assert main(base + ["--background", str(tmp_path / "missing.png")]) == 2
+    err = capsys.readouterr().err
+    assert f"background {tmp_path / 'missing.png'}: no such image file" in err and "cannot read colour" not in err
+    Image.new("RGBA", (8, 8), (0, 0, 255, 128)).save(tmp_path / "rgba.png")
+    out.mkdir()
+    (out / "sub").write_text("a file where the sub-folder of the outputs goes")
+    assert main(base + ["--background", str(tmp_path / "rgba.png")]) == 1
+    err = capsys.readouterr().err
+    assert f"note: --background {tmp_path / 'rgba.png'} has an alpha channel; it is ignored" in err
+    assert "UserWarning" not in err and "warnings.warn" not in err
+    assert f"{out / 'sub'}: a file is in the way of this output folder; move it, or choose another --out" in err
+    assert "[Errno" not in err
+    assert "1 matted, 0 skipped, 1 failed" in err

@@ -100,12 +100,16 @@ def run(args: argparse.Namespace) -> int:
         describe_failure,
         plan_outputs,
     )
-    from gfm.inference.foreground import parse_color
+    from gfm.inference.foreground import parse_background
     from gfm.io import read_image
     from gfm.io.atomic import remove_stale_temporaries
 
     kinds = _parse_outputs(args.outputs)
-    background = parse_color(args.background) if not Path(args.background).is_file() else read_image(args.background)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        background = parse_background(args.background)
+    if caught:  # an RGBA image: one line, not a raw warning with a source line
+        print(f"note: --background {args.background} has an alpha channel; it is ignored (the colours are used)", file=sys.stderr)
     found = collect_jobs(args.inputs, recursive=args.recursive)
     jobs = found.jobs
     check_writable(args.out)

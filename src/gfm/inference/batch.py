@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from gfm.data.layouts import is_image_file
-from gfm.errors import GFMError, InputError
+from gfm.errors import GFMError, InputError, OutputError, describe_os_error
 from gfm.io.atomic import FileStamp
 
 OUTPUT_KINDS = ("alpha", "cutout", "foreground", "composite", "trimap", "preview")
@@ -230,7 +230,12 @@ def write_outputs(
     try:
         for kind in kinds:
             target = job.output(out_dir, kind)
-            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+            except (FileExistsError, NotADirectoryError):
+                raise OutputError(
+                    f"{target.parent}: a file is in the way of this output folder; move it, or choose another --out"
+                ) from None
             options = {"replace": replace.get(kind, True), "mark": OUTPUT_MARK}
             if kind == "alpha":
                 write_alpha(target, alpha, bits=alpha_bits, **options)
@@ -256,8 +261,10 @@ def write_outputs(
 
 def describe_failure(error: BaseException) -> str:
     """One line for a failed image: the message of errors a user can act on, else the kind of bug."""
-    if isinstance(error, (GFMError, OSError)):
+    if isinstance(error, GFMError):
         return str(error)
+    if isinstance(error, OSError):
+        return describe_os_error(error)
     if isinstance(error, MemoryError):
         return "out of memory; lower --max-pixels or close other programs"
     return f"unexpected {type(error).__name__} ({error}); this is a bug in gfm, please report it with this image"

@@ -9,7 +9,9 @@ the slow exact one.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -112,6 +114,29 @@ def parse_color(text: str) -> tuple[int, int, int]:
     except ValueError:
         pass
     raise InputError(f"cannot read colour {text!r}; use a name (white, green...), #rrggbb or r,g,b")
+
+
+def parse_background(text: str) -> tuple[int, int, int] | np.ndarray:
+    """A composite background given as an image file or a colour (see :func:`parse_color`).
+
+    Returns:
+        ``(H, W, 3)`` uint8 RGB for an existing image file (read with
+        :func:`gfm.io.read_image`, whose alpha-channel warning reaches the
+        caller), else an RGB tuple.
+
+    Raises:
+        InputError: ``text`` names an image file that does not exist (it has
+            an image suffix or a folder part), or is neither a file nor a colour.
+    """
+    from gfm.data.layouts import IMAGE_SUFFIXES
+    from gfm.io import read_image
+
+    path = Path(text).expanduser()
+    if path.is_file():
+        return read_image(path)
+    if path.suffix.lower() in IMAGE_SUFFIXES or "/" in text or os.sep in text:
+        raise InputError(f"background {text}: no such image file; give an existing image, or a colour (white, green, #rrggbb, r,g,b)")
+    return parse_color(text)
 
 
 def cover(background: np.ndarray, height: int, width: int) -> np.ndarray:

@@ -55,7 +55,7 @@ class FileStamp:
         """The stamp of ``path`` (symbolic links not followed), ``None`` if nothing is there."""
         try:
             st = os.lstat(path)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # (a file where a folder of the path should be)
             return None
         return cls(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
