@@ -198,3 +198,23 @@ def test_cli_convert_and_models(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert not (tmp_path / "out.pth").exists()
     assert main(["models", "--json", "--tiny"]) == 0
     assert '"tiny-TT"' in capsys.readouterr().out
+
+
+def test_convert_never_replaces_an_output_that_appeared_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import gfm.models.checkpoint as checkpoint
+
+    source = gfm.save_checkpoint(gfm.create_model("tiny", "TT"), tmp_path / "source.pth")
+    output = tmp_path / "out.pth"
+    real = checkpoint.load_model
+
+    def load_while_another_convert_writes(*args: object, **kwargs: object) -> object:
+        output.write_bytes(b"the other run's file")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(checkpoint, "load_model", load_while_another_convert_writes)
+    assert main(["convert", str(source), str(output)]) == 2
+    assert "out.pth: a file appeared there while this run worked" in capsys.readouterr().err
+    assert output.read_bytes() == b"the other run's file"
+    assert main(["convert", str(source), str(output), "--overwrite"]) == 0

@@ -56,3 +56,15 @@ def test_a_truncated_newest_checkpoint_names_the_intact_previous_one(tmp_path: P
     assert "it is truncated or corrupt" in message
     assert f"The previous checkpoint {first.name} is there: move {newest} out of" in message and "--resume" in message
     assert _load_newest([first])["state"] == {"step": 1}
+
+
+def test_a_killed_runs_half_written_checkpoint_is_removed(tmp_path: Path) -> None:
+    import os
+
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    stale = folder / ".step_00000002.pt.ab12cd34.tmp.pt"
+    stale.write_bytes(b"half a checkpoint")
+    os.utime(stale, (1e9, 1e9))
+    save_training_checkpoint(tmp_path, 3, _payload(), keep_last=2)
+    assert sorted(p.name for p in folder.iterdir()) == ["step_00000003.pt"]

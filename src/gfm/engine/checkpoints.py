@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from gfm.errors import CheckpointError, GFMError
-from gfm.io.atomic import atomic_write
+from gfm.io.atomic import atomic_write, remove_stale_temporaries
 
 FORMAT = "gfm-train"
 _NAME = re.compile(r"^step_(\d{8})\.pt$")
@@ -87,6 +87,7 @@ def save_training_checkpoint(run_dir: Path, step: int, payload: dict[str, Any], 
     """
     folder = checkpoint_dir(run_dir)
     folder.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(folder)  # a killed run's half-written checkpoint: hundreds of MB
     target = folder / f"step_{step:08d}.pt"
     needed = int(_estimated_bytes(payload) * 1.1) + (1 << 20)
     free = shutil.disk_usage(folder).free

@@ -41,6 +41,7 @@ import numpy as np
 
 from gfm.errors import InputError, OutputError
 from gfm.io import atomic_write, read_alpha, read_image, write_alpha
+from gfm.io.atomic import remove_stale_temporaries
 from gfm.data.layouts import is_image_file
 from gfm.metrics.datasets import EvalDataset, EvalSample
 from gfm.metrics.matting import (
@@ -486,6 +487,7 @@ def evaluate(
         raise OutputError(f"{out}: exists and is not a folder; --out needs a folder for the reports") from None
     except OSError as error:
         raise OutputError(f"{out}: cannot create the report folder ({error.strerror or error}); choose another --out") from None
+    remove_stale_temporaries(out)  # what a killed run's report writes left
     # Mark the folder as this evaluation's before any row is written, so a
     # later resume never mixes in rows of an older, different run.
     _write_text(json_path, json.dumps(summary, indent=1) + "\n")

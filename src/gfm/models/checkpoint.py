@@ -370,8 +370,13 @@ def save_checkpoint(
     *,
     normalization: Normalization = RAW_255,
     provenance: dict[str, Any] | None = None,
+    replace: bool = True,
 ) -> Path:
-    """Write ``model`` in our format (atomically), with its config and metadata."""
+    """Write ``model`` in our format (atomically), with its config and metadata.
+
+    ``replace=False`` never replaces a file at ``path``, even one that appears
+    while the model is written (:class:`gfm.errors.OutputClashError`).
+    """
     from gfm.io.atomic import atomic_write
 
     payload = {
@@ -382,7 +387,7 @@ def save_checkpoint(
         "provenance": dict(provenance or {}),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
     }
-    with atomic_write(path) as tmp:
+    with atomic_write(path, replace=replace) as tmp:
         torch.save(payload, tmp)
     return Path(path)
 
