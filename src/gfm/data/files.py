@@ -18,7 +18,7 @@ import numpy as np
 
 from gfm.errors import InputError
 from gfm.io import read_alpha, read_image
-from gfm.io.images import open_header
+from gfm.io.images import broken_link_message, open_header
 
 # EXIF orientations that swap width and height (transpose, rotations by 90/270).
 _SWAPPING_ORIENTATIONS = frozenset({5, 6, 7, 8})
@@ -59,7 +59,7 @@ def read_header(path: str | os.PathLike[str], *, apply_exif: bool = True) -> Hea
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"{path}: no such file")
+        raise InputError(broken_link_message(path) or f"{path}: no such file")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty (0 bytes)")
     try:

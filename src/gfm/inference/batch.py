@@ -6,7 +6,6 @@ The command line (``gfm matte``) is a thin layer over these functions.
 from __future__ import annotations
 
 import contextlib
-import errno
 import glob
 import os
 import re
@@ -20,6 +19,7 @@ import numpy as np
 from gfm.data.layouts import is_image_file
 from gfm.errors import GFMError, InputError, OutputError, describe_os_error
 from gfm.io.atomic import FileStamp
+from gfm.io.images import broken_link_message
 
 OUTPUT_KINDS = ("alpha", "cutout", "foreground", "composite", "trimap", "preview")
 FOREGROUND_KINDS = ("cutout", "foreground", "composite", "preview")  # outputs that need foreground colours
@@ -67,19 +67,6 @@ class CollectedInputs:
     earlier_outputs: int = 0
 
 
-def _broken_link(path: Path) -> str | None:
-    """Why the symbolic link ``path`` cannot be read (dangling, loop), or ``None``."""
-    if not path.is_symlink():
-        return None
-    try:
-        os.stat(path)
-    except OSError as error:
-        if error.errno == errno.ELOOP:
-            return f"{path}: symbolic link loop; fix or remove the link"
-        return f"{path}: broken symbolic link (it points to {os.readlink(path)}, which does not exist)"
-    return None
-
-
 def collect_jobs(inputs: Sequence[str], recursive: bool = False) -> CollectedInputs:
     """Expand files, folders and globs into jobs.
 
@@ -95,7 +82,7 @@ def collect_jobs(inputs: Sequence[str], recursive: bool = False) -> CollectedInp
     seen: dict[Path, Path] = {}
 
     def add(path: Path, relative: Path, explicit: bool = False) -> None:
-        broken = _broken_link(path)
+        broken = broken_link_message(path)
         if broken:
             found.problems.append(broken)
             return
@@ -117,10 +104,10 @@ def collect_jobs(inputs: Sequence[str], recursive: bool = False) -> CollectedInp
                 add(image, image.relative_to(path))
             if not candidates:
                 found.problems.append(f"{path}: no images in this folder{'' if recursive else ' (use -r for sub-folders)'}")
-        elif path.is_file() or _broken_link(path):
+        elif path.is_file() or broken_link_message(path):
             add(path, Path(path.name), explicit=True)
         else:
-            matches = sorted(Path(m) for m in glob.glob(text, recursive=True) if Path(m).is_file() or _broken_link(Path(m)))
+            matches = sorted(Path(m) for m in glob.glob(text, recursive=True) if Path(m).is_file() or broken_link_message(Path(m)))
             if not matches:
                 found.problems.append(f"{text}: no such file, folder or matching pattern")
             for match in matches:

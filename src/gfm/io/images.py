@@ -91,9 +91,25 @@ def open_header(path: str | os.PathLike[str]) -> Image.Image:
     return image
 
 
+def broken_link_message(path: str | os.PathLike[str]) -> str | None:
+    """Why the symbolic link ``path`` cannot be read (dangling, a loop), or ``None`` if it is not a broken link."""
+    import errno
+
+    path = Path(path)
+    if not path.is_symlink():
+        return None
+    try:
+        os.stat(path)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return f"{path}: symbolic link loop; fix or remove the link"
+        return f"{path}: broken symbolic link (it points to {os.readlink(path)}, which does not exist)"
+    return None
+
+
 def _open(path: Path) -> Image.Image:
     if not path.exists():
-        raise InputError(f"{path}: no such file")
+        raise InputError(broken_link_message(path) or f"{path}: no such file")
     if path.is_dir():
         raise InputError(f"{path}: is a folder, not an image file")
     if path.stat().st_size == 0:

@@ -191,3 +191,13 @@ def test_an_interrupted_compose_leaves_a_consistent_manifest(
     assert manifest["complete"] is False and len(manifest["samples"]) == 2
     listed = {f for r in manifest["samples"] for f in r["files"].values()}
     assert listed == {str(p.relative_to(tmp_path / "a")) for p in (tmp_path / "a").rglob("*.png")}
+
+
+def test_broken_links_in_a_dataset_are_reported_not_lost(am2k_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (am2k_copy / "original" / "ghost.jpg").symlink_to("missing.jpg")
+    (am2k_copy / "mask" / "ghost.png").symlink_to("missing.png")
+    (am2k_copy / "original" / "loop.jpg").symlink_to("loop.jpg")
+    assert main(["data", "check", str(am2k_copy), "--no-progress"]) == 1
+    out = capsys.readouterr().out
+    assert f"{am2k_copy / 'original' / 'ghost.jpg'}: broken symbolic link (it points to missing.jpg" in out
+    assert "loop.jpg" in out
