@@ -9,8 +9,8 @@ import contextlib
 import glob
 import os
 import re
-from concurrent.futures import Future
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,7 +99,10 @@ def collect_jobs(inputs: Sequence[str], recursive: bool = False) -> CollectedInp
     for text in inputs:
         path = Path(text)
         if path.is_dir():
-            candidates = sorted(p for p in path.glob("**/*" if recursive else "*") if is_image_file(p) and (p.is_file() or p.is_symlink()))
+            # links too: a broken one is reported, a second name of a listed file skipped with the reason
+            candidates = sorted(
+                p for p in path.glob("**/*" if recursive else "*") if is_image_file(p) and (p.is_file() or p.is_symlink())
+            )
             for image in candidates:
                 add(image, image.relative_to(path))
             if not candidates:
