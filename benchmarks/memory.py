@@ -13,13 +13,14 @@ else the machine is doing. The photos are examples/original/sample6.jpg resized
 the composite background is a 5000x1 image strip, the worst shape for fitting
 a background.
 
-Measured on 2026-11-30 (2-core x86 CPU, CPU PyTorch 2.13.0, every output):
+Measured on 2026-11-30 (2-core x86 CPU, 24 GB, CPU PyTorch 2.13.0, every output;
+`python benchmarks/memory.py`):
 
     photo                  peak RSS
     4000x3000   (12 MP)    1831 MB   (foreground colours solved whole up to 16 MP)
     8660x5774   (50 MP)    1772 MB   (in 2048-pixel tiles above)
-    12000x9000  (108 MP)   2741 MB   (was 9.6 GB with alpha + cutout alone)
-    19360x12900 (250 MP)   5316 MB   (the largest accepted size; was over 19 GB)
+    12000x9000  (108 MP)   2741 MB   (before: 9.6 GB with alpha + cutout alone, issue 11)
+    19360x12900 (250 MP)   5316 MB   (the largest accepted size; before: 18.9 GB for a 225 MP PNG)
 
 About 0.9 GB of each figure is PyTorch, the model and pymatting; the rest
 grows with the photo (the photo, its alpha, foreground and one output at a
