@@ -125,12 +125,20 @@ def test_existing_outputs(tmp_path: Path, photos: Path, tiny_checkpoints: dict[s
     base = ["matte", str(photos / "sample2.jpg"), "--out", str(out), "--model", str(tiny_checkpoints["TT"]), "--outputs", "alpha", "-q"]
     assert main(base) == 0
     before = (out / "sample2_alpha.png").stat().st_mtime_ns
-    assert main(base) == 1
-    assert "already exists; pass --overwrite or --skip-existing" in capsys.readouterr().err
     assert main(base + ["--skip-existing"]) == 0
     assert "0 matted, 1 skipped" in capsys.readouterr().err
     assert (out / "sample2_alpha.png").stat().st_mtime_ns == before
+    # a rerun as written replaces the files an earlier run wrote (they carry its mark) ...
+    assert main(base) == 0
+    assert "1 matted, 0 skipped, 0 failed" in capsys.readouterr().err
+    assert (out / "sample2_alpha.png").stat().st_mtime_ns != before
+    # ... but not a file of the user's at an output path, unless told to
+    Image.new("L", (4, 4), 7).save(out / "sample2_alpha.png")
+    assert main(base) == 1
+    assert "sample2_alpha.png already exists and was not written by gfm matte; pass --overwrite" in capsys.readouterr().err
+    assert np.asarray(Image.open(out / "sample2_alpha.png")).shape == (4, 4)
     assert main(base + ["--overwrite"]) == 0
+    assert _size(out / "sample2_alpha.png") == _size(photos / "sample2.jpg")
 
 
 def test_unwritable_output_and_missing_inputs(tmp_path: Path, photos: Path, tiny_checkpoints: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:

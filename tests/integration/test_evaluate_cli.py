@@ -126,6 +126,29 @@ def test_resume_skips_rows_already_in_the_csv(am2k: dict[str, Path]) -> None:
     assert _rows(csv_path) == first
 
 
+def test_resume_after_a_truncated_last_row(am2k: dict[str, Path]) -> None:
+    assert _run(am2k) == 0
+    csv_path = am2k["out"] / "per_image.csv"
+    complete = _rows(csv_path)
+    text = csv_path.read_text()
+    csv_path.write_text(text[: text.rindex("\n", 0, len(text) - 1) + 12])  # the last row cut after a few characters
+    assert _run(am2k, "--resume") == 0  # the cut row's image is scored again
+    assert _rows(csv_path) == complete
+
+
+def test_reports_that_cannot_be_written_say_so_in_one_line(am2k: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    am2k["out"].write_text("a file where the report folder should go")
+    assert _run(am2k) == 2
+    err = capsys.readouterr().err
+    assert "out: exists and is not a folder; --out needs a folder for the reports" in err and "Traceback" not in err
+    am2k["out"].unlink()
+    am2k["out"].mkdir()
+    (am2k["out"] / "summary.json").mkdir()  # cannot be replaced by a file: as a full or read-only disk would fail
+    assert _run(am2k) == 2
+    err = capsys.readouterr().err
+    assert "summary.json: cannot write the report" in err and "choose another --out" in err
+
+
 def test_plain_folders_and_generated_trimaps(am2k: dict[str, Path]) -> None:
     validation = am2k["validation"]
     code = main(

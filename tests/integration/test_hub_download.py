@@ -362,3 +362,50 @@ def test_unwritable_cache_is_an_output_error(server: Any, gfm_home: Path, monkey
     monkeypatch.setenv("GFM_HOME", str(gfm_home.parent / "blocker"))  # a file, not a folder
     with pytest.raises(OutputError, match="GFM_HOME"):
         download_weights(NAME, base_url=server.url(), progress=False)
+
+
+def test_concurrent_imports_under_one_name_cannot_both_win(tmp_path: Path, gfm_home: Path) -> None:
+    """The second import waits for the first and is then refused by its recorded hash."""
+    import threading
+
+    first, second = tmp_path / "first.pth", tmp_path / "second.pth"
+    first.write_bytes(PAYLOAD)
+    second.write_bytes(b"other weights")
+    inside, release = threading.Event(), threading.Event()
+    outcome: dict[str, object] = {}
+
+    def hold(_tmp: Path) -> None:  # the first import's validation: paused mid-installation
+        inside.set()
+        assert release.wait(10)
+
+    def run(label: str, source: Path, validate: Any) -> None:
+        try:
+            outcome[label] = import_weights(source, NAME, validate_checkpoint=validate)
+        except CheckpointError as error:
+            outcome[label] = error
+
+    one = threading.Thread(target=run, args=("first", first, hold))
+    one.start()
+    assert inside.wait(10)
+    two = threading.Thread(target=run, args=("second", second, None))
+    two.start()
+    two.join(0.5)
+    assert two.is_alive()  # waiting for the first installation, not racing it
+    release.set()
+    one.join(10)
+    two.join(10)
+    assert isinstance(outcome["first"], Path) and outcome["first"].read_bytes() == PAYLOAD
+    assert isinstance(outcome["second"], CheckpointError) and "--force" in str(outcome["second"])
+
+
+def test_temporaries_left_by_killed_imports_are_removed(tmp_path: Path, gfm_home: Path) -> None:
+    folder = gfm_home / "weights"
+    folder.mkdir(parents=True)
+    stale = [folder / f".{FILE}.a1b2c3d4.tmp.pth", folder / f".{FILE}.x9y8z7w6.part"]
+    for path in stale:
+        path.write_bytes(b"half a checkpoint")
+        os.utime(path, (1e9, 1e9))
+    source = tmp_path / "w.pth"
+    source.write_bytes(PAYLOAD)
+    import_weights(source, NAME)
+    assert _leftovers(gfm_home) == [FILE]

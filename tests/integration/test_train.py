@@ -182,6 +182,15 @@ def test_bad_configuration(tmp_path: Path, demo: Path, extra: list[str], message
     assert not (tmp_path / "r").exists()  # nothing written before the config is valid
 
 
+def test_missing_pyyaml_names_the_extra(tmp_path: Path, demo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plain `pip install gfm` (no train extra) gets one line that says what to install, not a traceback."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "yaml", None)  # import yaml now raises ImportError
+    assert main(["train", "--preset", "ori-am2k-tiny-tt", "--data", str(demo), "--out", str(tmp_path / "r"), "--set", "optim.lr=1e-4"]) == 2
+    assert "needs PyYAML: pip install 'gfm[train]'" in capsys.readouterr().err
+
+
 def test_bad_inputs_fail_before_damage(tmp_path: Path, demo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     assert main(["train", "--preset", "ori-am2k-tiny-tt", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "r")]) == 2
     assert "missing: data.root (--data) folder not found" in capsys.readouterr().err
@@ -206,3 +215,26 @@ def test_bad_inputs_fail_before_damage(tmp_path: Path, demo: Path, capsys: pytes
     assert main(["train", "--resume", "--out", str(run), "--steps", "2"]) == 2
     assert "MB free, a checkpoint needs" in capsys.readouterr().err
     assert first.read_bytes() == content and sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step_00000001.pt"]
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_an_unreadable_training_image_is_skipped_and_counted_or_strict(
+    tmp_path: Path, demo: Path, workers: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """One truncated JPEG among the training images: the run goes on and says so; data.strict stops it in one line.
+
+    (capfd: the loader workers' lines go to the process's stderr, not to sys.stderr of this one.)
+    """
+    images = sorted(p for p in demo.rglob("*.jpg") if "gfm-cache" not in p.parts)
+    data = images[0].read_bytes()
+    images[0].write_bytes(data[: len(data) // 3])  # the header (and size) intact: found only when decoded
+    fast = [a if a != "0" else workers for a in FAST]
+    base = ["train", "--preset", "ori-am2k-tiny-tt", "--data", str(demo), "--batch-size", "2", *fast, "--steps", "2"]
+    assert main(base + ["--out", str(tmp_path / "lenient")]) == 0
+    err = capfd.readouterr().err
+    assert f"gfm train: skipped an unreadable item ({images[0]}: cannot decode image" in err
+    assert "unreadable training item(s) were replaced by readable ones" in err
+    assert main(base + ["--out", str(tmp_path / "strict"), "--set", "data.strict=true"]) == 2
+    err = capfd.readouterr().err
+    assert f"gfm train: error: {images[0]}: cannot decode image" in err
+    assert "Traceback" not in err and "DataLoader worker" not in err

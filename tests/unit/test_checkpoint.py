@@ -90,6 +90,31 @@ def test_zip_archive_holding_checkpoint(tmp_path: Path) -> None:
     assert _same_weights(model, target)
 
 
+def test_zip_members_are_streamed_and_capped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A small zip that inflates to a huge member is refused without being read into memory."""
+    import tracemalloc
+
+    import gfm.models.checkpoint as checkpoint
+
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("model.pth", bytes(64 << 20))  # 64 MB of zeros, 64 KB packed
+    tracemalloc.start()
+    try:
+        with pytest.raises(CheckpointError, match="not a PyTorch checkpoint"):
+            read_checkpoint(bomb)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20  # (it was read whole, then copied: 128 MB)
+    forged = tmp_path / "forged.zip"
+    with zipfile.ZipFile(forged, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("model.pth", b"PK\x03\x04" + bytes(4 << 20))  # starts like a torch file, then inflates
+    monkeypatch.setattr(checkpoint, "MAX_ARCHIVED_CHECKPOINT_BYTES", 1 << 20)
+    with pytest.raises(CheckpointError, match="larger than any GFM checkpoint"):
+        read_checkpoint(forged)
+
+
 def test_missing_and_extra_keys_are_named(tmp_path: Path) -> None:
     state = gfm.create_model("tiny", "TT").state_dict()
     del state["focus.bridge.0.weight"]
@@ -173,3 +198,23 @@ def test_cli_convert_and_models(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert not (tmp_path / "out.pth").exists()
     assert main(["models", "--json", "--tiny"]) == 0
     assert '"tiny-TT"' in capsys.readouterr().out
+
+
+def test_convert_never_replaces_an_output_that_appeared_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import gfm.models.checkpoint as checkpoint
+
+    source = gfm.save_checkpoint(gfm.create_model("tiny", "TT"), tmp_path / "source.pth")
+    output = tmp_path / "out.pth"
+    real = checkpoint.load_model
+
+    def load_while_another_convert_writes(*args: object, **kwargs: object) -> object:
+        output.write_bytes(b"the other run's file")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(checkpoint, "load_model", load_while_another_convert_writes)
+    assert main(["convert", str(source), str(output)]) == 2
+    assert "out.pth: a file appeared there while this run worked" in capsys.readouterr().err
+    assert output.read_bytes() == b"the other run's file"
+    assert main(["convert", str(source), str(output), "--overwrite"]) == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import os
 import struct
+import time
 import warnings
 import zlib
 from pathlib import Path
@@ -229,6 +230,22 @@ def test_decompression_bomb_is_refused_quickly(tmp_path: Path) -> None:
     assert Image.MAX_IMAGE_PIXELS == before  # the global guard is restored
 
 
+def test_one_size_limit_and_one_message_everywhere(tmp_path: Path) -> None:
+    """Headers read by data check, prepare and training refuse what gfm matte refuses, in the same words."""
+    from gfm.data.files import read_header
+
+    path = tmp_path / "bomb.png"
+    _png_header_only(path, 30000, 30000)  # 900 MP: Pillow itself would raise DecompressionBombError
+    messages = []
+    for reader in (read_image, read_header):
+        with pytest.raises(InputError) as caught:
+            reader(path)
+        messages.append(str(caught.value))
+    assert messages[0] == messages[1]
+    assert "30000 x 30000 = 900 megapixels" in messages[0] and "up to 250 megapixels" in messages[0]
+    assert "500000000" not in messages[0] and "decompression bomb" not in messages[0]  # no second limit
+
+
 def test_image_just_over_our_limit_is_refused(tmp_path: Path) -> None:
     # Between our limit and twice it Pillow only warns; our own check refuses.
     path = tmp_path / "big.png"
@@ -321,3 +338,53 @@ def test_multi_frame_files_give_the_first_frame_and_are_closed(tmp_path: Path) -
     assert out.shape == (6, 8, 3) and tuple(out[0, 0]) == (200, 200, 200)
     np.testing.assert_allclose(alpha, 200 / 255)
     assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
+def test_atomic_write_without_replace_never_clobbers_a_file_that_appeared(tmp_path: Path) -> None:
+    from gfm.errors import OutputClashError
+
+    target = tmp_path / "out.bin"
+    with pytest.raises(OutputClashError, match="appeared there while this run worked"), atomic_write(target, replace=False) as tmp:
+        tmp.write_bytes(b"ours")
+        target.write_bytes(b"theirs")  # another process, between planning and the rename
+    assert target.read_bytes() == b"theirs"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]
+    target.unlink()
+    with atomic_write(target, replace=False) as tmp:
+        tmp.write_bytes(b"ours")
+    assert target.read_bytes() == b"ours"
+
+
+def test_atomic_write_replaces_only_the_file_planning_saw(tmp_path: Path) -> None:
+    from gfm.errors import OutputClashError
+    from gfm.io.atomic import FileStamp
+
+    target = tmp_path / "out.bin"
+    target.write_bytes(b"old")
+    seen = FileStamp.of(target)
+    assert seen is not None and FileStamp.of(tmp_path / "none") is None
+    with atomic_write(target, replace=seen) as tmp:
+        tmp.write_bytes(b"new")
+    assert target.read_bytes() == b"new"
+    seen = FileStamp.of(target)
+    with pytest.raises(OutputClashError, match="replaced by another process"), atomic_write(target, replace=seen) as tmp:
+        tmp.write_bytes(b"ours")
+        other = tmp_path / "other"
+        other.write_bytes(b"theirs")
+        os.replace(other, target)
+    assert target.read_bytes() == b"theirs"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]
+
+
+def test_stale_temporaries_of_killed_runs_are_removed_and_nothing_else(tmp_path: Path) -> None:
+    from gfm.io.atomic import remove_stale_temporaries
+
+    names = [".cat_alpha.png.k2j4_x9a.tmp.png", ".gfm_r34_tt.pth.abcd1234.tmp.pth", ".cat_alpha.png.0123abcd.tmp.old"]
+    keep = [".hidden", "photo.tmp.png", ".cat.png.short.tmp.png", "cat_alpha.png"]
+    for name in names + keep + [".fresh.png.abcdefgh.tmp.png"]:
+        (tmp_path / name).write_bytes(b"x")
+    old = time.time() - 2 * 3600
+    for name in names + keep:
+        os.utime(tmp_path / name, (old, old))
+    assert remove_stale_temporaries(tmp_path) == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(keep + [".fresh.png.abcdefgh.tmp.png"])  # a write in progress stays

@@ -16,7 +16,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Compose every foreground of a matting dataset with K distinct backgrounds and write the "
             "images, alphas, foregrounds, backgrounds and a manifest of every random choice. The same "
-            "seed gives the same files."
+            "seed gives the same files. An unreadable foreground or background is skipped, listed in the "
+            "manifest's failures and reported (exit code 1; --strict stops instead); the manifest is kept "
+            "up to date as the run goes, so an interrupted run's manifest lists exactly what was written."
         ),
     )
     parser.add_argument("foregrounds", help="matting dataset (AM-2k, P3M-10k, or image + alpha folders)")
@@ -36,6 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--compute-missing", action="store_true",
                         help="compute foregrounds / denoised images missing from the cache (and cache them)")
     parser.add_argument("--contact-sheet", action="store_true", help="also write OUT/contact_sheet.jpg")
+    parser.add_argument("--strict", action="store_true",
+                        help="stop at the first unreadable foreground or background (default: skip it, list it, exit 1)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
@@ -55,9 +59,12 @@ def run(args: argparse.Namespace) -> int:
         background_cache=Cache(args.bg_cache_dir or default_cache_dir(args.backgrounds)),
     )
     manifest = compose_set(foregrounds, backgrounds, args.out, cache, route=args.route, k=args.k, seed=args.seed,
-                           limit=args.limit, progress=not args.no_progress)
-    print(f"{args.out}: {len(manifest['samples'])} composites ({args.route}, k={args.k}, seed={args.seed})",
-          file=sys.stderr)
+                           limit=args.limit, progress=not args.no_progress, strict=args.strict)
+    failures = manifest["failures"]
+    print(f"{args.out}: {len(manifest['samples'])} composites, {len(failures)} unreadable file(s) skipped "
+          f"({args.route}, k={args.k}, seed={args.seed})", file=sys.stderr)
+    for failure in failures:
+        print(f"  skipped: {failure['reason']}", file=sys.stderr)
     if args.contact_sheet:
         from gfm.data.contact_sheet import contact_sheet
         from gfm.io import write_image
@@ -66,4 +73,4 @@ def run(args: argparse.Namespace) -> int:
         path = Path(args.out) / "contact_sheet.jpg"
         write_image(path, sheet, quality=90)
         print(f"contact sheet: {path}", file=sys.stderr)
-    return 0
+    return 1 if failures else 0

@@ -33,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args.source, rosta=args.rosta)
     meta = model.checkpoint_meta
     provenance = dict(meta.provenance, converted_from=args.source.name, source="released GFM checkpoint (JizhiziLi/GFM, MIT)")
-    save_checkpoint(model, args.output, normalization=meta.normalization, provenance=provenance)
+    # Without --overwrite, a file that appeared at OUTPUT meanwhile is not replaced either.
+    save_checkpoint(model, args.output, normalization=meta.normalization, provenance=provenance, replace=args.overwrite)
     print(f"{args.source} -> {args.output}: {meta.config.name}, input {meta.normalization.name}")
     return 0

@@ -13,7 +13,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from gfm.errors import GFMError
+from gfm.errors import GFMError, describe_os_error
 
 # Sub-command modules, in the order ``gfm --help`` lists them.
 SUBCOMMAND_MODULES: tuple[str, ...] = (
@@ -52,6 +52,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except GFMError as error:
         print(f"gfm {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # a full disk, a read-only folder ... that no command foresaw: one line, not a traceback
+        print(f"gfm {args.command}: error: {describe_os_error(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"gfm {args.command}: interrupted", file=sys.stderr)

@@ -29,7 +29,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "  preview     JPEG: image | alpha | cutout on a checkerboard, for a quick look\n"
             "Inputs are files, folders (with -r: recursively, keeping sub-folders) and globs.\n"
             "A file that fails is reported at the end and the exit code is 1; the others are done.\n"
-            "Outputs are written atomically: an interrupted run leaves no truncated file."
+            "Outputs are written atomically: an interrupted run leaves no truncated file, and a\n"
+            "failed image leaves none of its outputs.\n"
+            "Existing files: outputs are marked (PNG text / JPEG comment 'gfm matte'); a rerun\n"
+            "replaces the outputs of earlier runs, any other file only with --overwrite. Files\n"
+            "that appear while the run works (another run) are never replaced but reported.\n"
+            "Inputs are never overwritten, and earlier outputs are never taken as inputs."
         ),
         epilog=(
             "examples:\n"
@@ -62,7 +67,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--alpha-bits", type=int, choices=[8, 16], default=8, help="alpha PNG bit depth (default 8)")
     existing = parser.add_mutually_exclusive_group()
     existing.add_argument("--skip-existing", action="store_true", help="skip images whose requested outputs all exist")
-    existing.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    existing.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="also replace existing files that gfm matte did not write (its own earlier outputs are replaced anyway)",
+    )
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
@@ -81,15 +90,34 @@ def _parse_outputs(text: str) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from gfm.errors import GFMError
-    from gfm.inference.batch import FOREGROUND_KINDS, BatchReport, MatteJob, OutputPipeline, check_writable, collect_jobs
-    from gfm.inference.foreground import parse_color
+    from gfm.inference.batch import (
+        FOREGROUND_KINDS,
+        BatchReport,
+        MatteJob,
+        OutputPipeline,
+        check_writable,
+        collect_jobs,
+        describe_failure,
+        plan_outputs,
+    )
+    from gfm.inference.foreground import parse_background
     from gfm.io import read_image
+    from gfm.io.atomic import remove_stale_temporaries
 
     kinds = _parse_outputs(args.outputs)
-    background = parse_color(args.background) if not Path(args.background).is_file() else read_image(args.background)
-    jobs, problems = collect_jobs(args.inputs, recursive=args.recursive)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        background = parse_background(args.background)
+    if caught:  # an RGBA image: one line, not a raw warning with a source line
+        print(f"note: --background {args.background} has an alpha channel; it is ignored (the colours are used)", file=sys.stderr)
+    found = collect_jobs(args.inputs, recursive=args.recursive)
+    jobs = found.jobs
     check_writable(args.out)
+    # Decided before any work: files that appear later (another run) are never replaced.
+    inputs = frozenset(job.source.resolve() for job in jobs)
+    plans = {job: plan_outputs(job, args.out, kinds, overwrite=args.overwrite, skip_existing=args.skip_existing, inputs=inputs) for job in jobs}
+    for folder in {job.output(args.out, kinds[0]).parent for job in jobs}:
+        remove_stale_temporaries(folder)  # what killed runs left
 
     _, models = load_models(args)
     predictor = build_predictor(args, models)
@@ -104,13 +132,14 @@ def run(args: argparse.Namespace) -> int:
                       "installation: up to a minute)...", file=sys.stderr, flush=True)
 
         load_pymatting(on_slow=say_why)
-    report = BatchReport(failures=list(problems))
+    report = BatchReport(failures=list(found.problems), skipped=len(found.skipped))
     dropped_alpha = 0
     start = time.perf_counter()
     bar = tqdm(jobs, unit="img", disable=args.quiet or not jobs, dynamic_ncols=True)
 
     def failed(job: MatteJob, error: BaseException) -> None:
-        report.failures.append(f"{job.source}: {error}" if str(job.source) not in str(error) else str(error))
+        text = describe_failure(error)
+        report.failures.append(f"{job.source}: {text}" if str(job.source) not in text else text)
 
     def done(job: MatteJob) -> None:
         report.done += 1
@@ -118,13 +147,12 @@ def run(args: argparse.Namespace) -> int:
     # Image k's outputs are written on a worker thread while image k + 1 is predicted.
     with OutputPipeline(done, failed, threaded=len(jobs) > 1) as pipeline:
         for job in bar:
-            targets = [job.output(args.out, kind) for kind in kinds]
-            existing = [t for t in targets if t.exists()]
-            if existing and args.skip_existing and len(existing) == len(targets):
+            plan = plans[job]
+            if plan.action == "skip":
                 report.skipped += 1
                 continue
-            if existing and not args.overwrite and not args.skip_existing:
-                report.failures.append(f"{job.source}: {existing[0]} already exists; pass --overwrite or --skip-existing")
+            if plan.action == "refuse":
+                report.failures.append(f"{job.source}: {plan.reason}")
                 continue
             try:
                 with warnings.catch_warnings(record=True) as caught:
@@ -132,17 +160,24 @@ def run(args: argparse.Namespace) -> int:
                     image = read_image(job.source)
                 dropped_alpha += any("alpha" in str(w.message).lower() for w in caught)
                 result = predictor.predict(image, trimap="trimap" in kinds)
-            except (GFMError, OSError, MemoryError) as error:
+            except Exception as error:  # one image never ends the batch
                 failed(job, error)
                 continue
-            pipeline.submit(job, args.out, kinds, image, result.alpha, result.trimap, args.foreground, background, args.alpha_bits)
+            pipeline.submit(
+                job, args.out, kinds, image, result.alpha, result.trimap, args.foreground, background, args.alpha_bits, plan.replace
+            )
     bar.close()
 
     elapsed = time.perf_counter() - start
     rate = f", {report.done / elapsed:.2f} images/s" if report.done and elapsed > 0 else ""
+    if found.earlier_outputs:
+        print(f"note: {found.earlier_outputs} file(s) of the inputs are outputs of an earlier gfm matte run; "
+              "they are not matted again", file=sys.stderr)
     if dropped_alpha:
         print(f"note: {dropped_alpha} input(s) had an alpha channel; it was ignored (the photo's colours were used)", file=sys.stderr)
     print(f"{report.done} matted, {report.skipped} skipped, {len(report.failures)} failed -> {args.out}{rate}", file=sys.stderr)
+    for line in found.skipped:
+        print(f"  skipped: {line}", file=sys.stderr)
     for line in report.failures:
         print(f"  failed: {line}", file=sys.stderr)
     return 1 if report.failures else 0

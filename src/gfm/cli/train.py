@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
@@ -107,6 +108,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"{summary.run_dir}: {summary.steps} steps, {summary.epochs_completed} epochs; last losses {losses}")
     if summary.best_sad is not None:
         print(f"best validation SAD {summary.best_sad:.3f}")
+    if summary.skipped_items:
+        print(f"note: {summary.skipped_items} unreadable training item(s) were replaced by readable ones (named above); "
+              "--set data.strict=true makes such a file stop the run", file=sys.stderr)
     if summary.weights is not None:
         print(f"weights: {summary.weights} (gfm matte --model {summary.run_dir} ... uses them)")
     return 0

@@ -39,6 +39,7 @@ once the parent has used OpenCV's thread pool, that call deadlocks the worker
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -135,9 +136,24 @@ def validate_samples(samples: Sequence[MattingSample], min_side: int) -> None:
         raise InputError(f"{len(problems)} problem(s) in the training data:\n  {shown}{more}")
 
 
+# How many items in a row may be unreadable before a skipping dataset gives up.
+MAX_CONSECUTIVE_BAD_ITEMS = 16
+
+
 class _EpochDataset(Dataset):
+    """Epoch-seeded random draws, and what to do with an unreadable file.
+
+    With ``strict=False`` (the default) an item whose files cannot be read (a
+    truncated JPEG among 100,000 images) is replaced by the next readable
+    one, a line on stderr names the file once per process, and every item
+    carries ``skipped``: how many unreadable items it replaced (summed by the
+    trainer). With ``strict=True`` the :class:`InputError` ends the run.
+    """
+
     seed: int
     epoch: int = 0
+    strict: bool = False
+    _substitute_step: int = 1  # the next item that does not share the bad item's files
 
     def set_epoch(self, epoch: int) -> None:
         """Select the random draws of ``epoch`` (call before iterating)."""
@@ -145,6 +161,37 @@ class _EpochDataset(Dataset):
 
     def _rng(self, *keys: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, self.epoch, *keys])
+
+    def load(self, index: int) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        if self.strict:
+            return {**to_tensors(self.load(index), index), "skipped": torch.tensor(0)}
+        for attempt in range(MAX_CONSECUTIVE_BAD_ITEMS):
+            candidate = (index + attempt * self._substitute_step) % len(self)
+            try:
+                item = to_tensors(self.load(candidate), index)
+            except InputError as error:
+                _say_skipped(error)
+                continue
+            item["skipped"] = torch.tensor(attempt)
+            return item
+        raise InputError(
+            f"{MAX_CONSECUTIVE_BAD_ITEMS} training items in a row could not be read (see the lines above); "
+            "check the data with `gfm data check`"
+        )
+
+
+_SAID: set[str] = set()  # the unreadable files this process has named
+
+
+def _say_skipped(error: InputError) -> None:
+    message = str(error)
+    if message not in _SAID:
+        _SAID.add(message)
+        print(f"gfm train: skipped an unreadable item ({message}); --set data.strict=true stops instead",
+              file=sys.stderr, flush=True)
 
 
 class MattingDataset(_EpochDataset):
@@ -159,6 +206,8 @@ class MattingDataset(_EpochDataset):
             out of the items.
         seed: base seed of every random draw.
         validate: check every sample's headers now (fast) and refuse a bad set.
+        strict: an unreadable file raises instead of being skipped (see
+            :class:`_EpochDataset`).
     """
 
     def __init__(
@@ -170,12 +219,14 @@ class MattingDataset(_EpochDataset):
         cache: CacheReader | None = None,
         seed: int = 0,
         validate: bool = True,
+        strict: bool = False,
     ) -> None:
         self.samples = list(samples)
         self.rosta = rosta if rosta == "RIM" else check_rosta(rosta)
         self.augment = augment
         self.cache = cache
         self.seed = int(seed)
+        self.strict = strict
         if validate:
             validate_samples(self.samples, augment.smallest_side)
 
@@ -204,10 +255,6 @@ class MattingDataset(_EpochDataset):
             raise InputError(f"{sample.image}: {error}") from None
         return training_sample(image, alpha, crop, self.rosta, self.augment.out_size, fg, bg)
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        return to_tensors(self.load(index), index)
-
-
 class CompositeDataset(_EpochDataset):
     """COMP-Track training set: foregrounds composed on backgrounds on the fly.
 
@@ -223,7 +270,7 @@ class CompositeDataset(_EpochDataset):
             (``background_cache``) the denoised backgrounds.
         route: ``"rssn"``, ``"bg20k"`` or ``"coco"``, or a :class:`RouteConfig`.
         k: backgrounds per foreground per epoch.
-        rosta, augment, seed, validate: as :class:`MattingDataset`.
+        rosta, augment, seed, validate, strict: as :class:`MattingDataset`.
     """
 
     def __init__(
@@ -238,8 +285,11 @@ class CompositeDataset(_EpochDataset):
         augment: AugmentConfig = AugmentConfig(),
         seed: int = 0,
         validate: bool = True,
+        strict: bool = False,
     ) -> None:
         self.samples = list(samples)
+        self.strict = strict
+        self._substitute_step = int(k)  # the next foreground: a bad foreground spoils its k items
         self.backgrounds = backgrounds
         self.cache = cache
         self.route = route if isinstance(route, RouteConfig) else route_config(route)
@@ -308,6 +358,3 @@ class CompositeDataset(_EpochDataset):
         except InputError as error:
             raise InputError(f"{sample.image}: {error}") from None
         return training_sample(comp.image, alpha, crop, self.rosta, self.augment.out_size, comp.fg, comp.bg)
-
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        return to_tensors(self.load(index), index)

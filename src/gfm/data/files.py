@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from gfm.errors import InputError
 from gfm.io import read_alpha, read_image
+from gfm.io.images import broken_link_message, open_header
 
 # EXIF orientations that swap width and height (transpose, rotations by 90/270).
 _SWAPPING_ORIENTATIONS = frozenset({5, 6, 7, 8})
@@ -59,11 +59,11 @@ def read_header(path: str | os.PathLike[str], *, apply_exif: bool = True) -> Hea
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"{path}: no such file")
+        raise InputError(broken_link_message(path) or f"{path}: no such file")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty (0 bytes)")
     try:
-        with Image.open(path) as image:
+        with open_header(path) as image:  # gfm's one size limit, not Pillow's
             width, height = image.size
             mode = image.mode
             if apply_exif:

@@ -93,6 +93,11 @@ def _solve(image: np.ndarray, alpha: np.ndarray, method: str) -> tuple[np.ndarra
         raise InputError(f"image must be uint8 (H, W, 3), got {image.dtype} {image.shape}")
     if alpha.shape != image.shape[:2]:
         raise InputError(f"alpha {alpha.shape} does not match image {image.shape}")
+    if image.shape[0] * image.shape[1] == 1:
+        # pymatting's multi-level solver divides by zero on one pixel; a single
+        # pixel is its own foreground (and background) colour.
+        colours = _UNIT_FLOAT32[image]
+        return colours, colours.copy()
     pm = load_pymatting()
     if method == "cf":
         a = alpha.astype(np.float64) / 255.0 if alpha.dtype == np.uint8 else np.clip(alpha.astype(np.float64), 0, 1)

@@ -121,12 +121,19 @@ def is_image_file(path: Path) -> bool:
 
 
 def list_images(folder: Path, recursive: bool = False) -> list[Path]:
-    """Image files of ``folder`` sorted by path; hidden files and the cache skipped."""
+    """Image files of ``folder`` sorted by path; hidden files and the cache skipped.
+
+    Broken symbolic links (dangling, loops) with an image suffix are listed
+    too, so that whoever reads them reports them instead of losing them
+    without a word (recursive listing always did).
+    """
     folder = Path(folder)
     if not folder.is_dir():
         return []
     if not recursive:
-        return sorted(p for p in folder.iterdir() if p.is_file() and is_image_file(p))
+        return sorted(
+            p for p in folder.iterdir() if is_image_file(p) and (p.is_file() or (p.is_symlink() and not p.exists()))
+        )
     found: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = sorted(d for d in dirnames if d != CACHE_DIR_NAME and not d.startswith("."))

@@ -13,12 +13,19 @@ Layout of ``OUT``::
     fg/NAME_K.png      the foreground colours that were blended
     bg/NAME_K.png      the fitted (denoised, blurred) background that was blended
     manifest.json      seed, route, settings and per-sample choices
+
+A foreground or background that cannot be read is skipped and listed in the
+manifest's ``failures`` (``strict=True`` stops instead). The manifest is
+written from the start and rewritten as the run goes (``"complete": false``
+until the end), so an interrupted run leaves a manifest that lists exactly the
+composites whose files were all written.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,10 +35,13 @@ import numpy as np
 from gfm.data.cache import CacheReader, image_key
 from gfm.data.compose import RouteConfig, compose, route_config, sample_backgrounds, sample_choices
 from gfm.data.files import read_pair
-from gfm.data.layouts import ImageSplit, MattingSplit
+from gfm.data.layouts import ImageSplit, MattingSample, MattingSplit
 from gfm.errors import InputError
 
 MANIFEST_VERSION = 1
+
+#: Longest time between two rewrites of ``manifest.json`` during a run.
+MANIFEST_FLUSH_SECONDS = 30.0
 
 
 def compose_set(
@@ -46,6 +56,7 @@ def compose_set(
     limit: int | None = None,
     progress: bool = True,
     on_sample: Callable[[dict[str, Any]], None] | None = None,
+    strict: bool = False,
 ) -> dict[str, Any]:
     """Compose and write a set; returns the manifest (also written to ``out/manifest.json``).
 
@@ -58,11 +69,13 @@ def compose_set(
         k: distinct backgrounds per foreground.
         seed: seed of every random choice.
         limit: compose only the first ``limit`` foregrounds.
+        strict: an unreadable foreground or background raises
+            :class:`InputError` instead of being skipped and listed in the
+            manifest's ``failures``.
     """
     from tqdm import tqdm
 
-    from gfm import __version__
-    from gfm.io import atomic_write, read_image, write_alpha, write_image
+    from gfm.io import atomic_write
 
     config = route if isinstance(route, RouteConfig) else route_config(route)
     foregrounds.require_complete()
@@ -73,49 +86,119 @@ def compose_set(
     for sub in ("image", "alpha", "fg", "bg"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     records: list[dict[str, Any]] = []
+    failures: list[dict[str, str]] = []
     names = [s.name for s in samples]
     if len(set(names)) != len(names):
         raise InputError(f"{foregrounds.root}: foreground names repeat; output files would collide")
-    for i, sample in enumerate(tqdm(samples, desc="composing", unit="foreground", disable=not progress)):
-        image, alpha = read_pair(sample.image, sample.alpha)
-        fg, _ = cache.foreground(sample, image, alpha)
-        chosen = sample_backgrounds(len(backgrounds.images), k, np.random.default_rng([seed, i]))
-        fg_dn = None
-        for slot, bg_index in enumerate(chosen.tolist()):
-            bg_path = backgrounds.images[bg_index]
+    manifest = _manifest(config, k, seed, cache, foregrounds, backgrounds, records, failures)
+
+    def save(complete: bool) -> None:
+        manifest["complete"] = complete
+        with atomic_write(out / "manifest.json") as tmp:
+            tmp.write_text(json.dumps(manifest, indent=1))
+
+    def unreadable(path: Path, error: InputError) -> None:
+        if strict:
+            raise error
+        failures.append({"file": str(path), "reason": str(error)})
+
+    save(complete=False)  # from the start: the folder always says what it holds
+    last_save = time.monotonic()
+    complete = False
+    try:
+        for i, sample in enumerate(tqdm(samples, desc="composing", unit="foreground", disable=not progress)):
+            if time.monotonic() - last_save >= MANIFEST_FLUSH_SECONDS:
+                save(complete=False)
+                last_save = time.monotonic()
+            try:
+                image, alpha = read_pair(sample.image, sample.alpha)
+            except InputError as error:
+                unreadable(sample.image, error)
+                continue
+            _compose_foreground(
+                i, sample, image, alpha, backgrounds, cache, config, k, seed, out, records, unreadable, on_sample
+            )
+        complete = True
+    finally:
+        save(complete)  # also on an error or Ctrl-C: what was written is listed, and only that
+    return manifest
+
+
+def _compose_foreground(
+    i: int,
+    sample: MattingSample,
+    image: np.ndarray,
+    alpha: np.ndarray,
+    backgrounds: ImageSplit,
+    cache: CacheReader,
+    config: RouteConfig,
+    k: int,
+    seed: int,
+    out: Path,
+    records: list[dict[str, Any]],
+    unreadable: Callable[[Path, InputError], None],
+    on_sample: Callable[[dict[str, Any]], None] | None,
+) -> None:
+    """The ``k`` composites of foreground ``i``; each is recorded once its four files are written."""
+    from gfm.io import read_image, write_alpha, write_image
+
+    fg, _ = cache.foreground(sample, image, alpha)
+    chosen = sample_backgrounds(len(backgrounds.images), k, np.random.default_rng([seed, i]))
+    fg_dn = None
+    for slot, bg_index in enumerate(chosen.tolist()):
+        bg_path = backgrounds.images[bg_index]
+        try:
             background = read_image(bg_path)
-            rng = np.random.default_rng([seed, i, 1 + slot])
-            choices = sample_choices(rng, config, bg_index, background.shape[:2], alpha.shape)
-            if choices.denoise_fg and fg_dn is None:
-                fg_dn = cache.denoised_foreground(sample, fg)
-            bg_dn = None
-            if choices.denoise_bg:
-                bg_dn = cache.denoised_background(image_key(bg_path, backgrounds.root), background)
-            comp = compose(fg, alpha, background, choices, fg_denoised=fg_dn, bg_denoised=bg_dn,
-                           noise_sigma=config.noise_sigma)
-            name = f"{sample.name}_{slot}"
-            files = {
-                "image": f"image/{name}.png",
-                "alpha": f"alpha/{name}.png",
-                "fg": f"fg/{name}.png",
-                "bg": f"bg/{name}.png",
-            }
-            write_image(out / files["image"], comp.image)
-            write_alpha(out / files["alpha"], comp.alpha.astype(np.float32) / 255.0)
-            write_image(out / files["fg"], comp.fg)
-            write_image(out / files["bg"], comp.bg)
-            record = {
-                "name": name,
-                "foreground_image": str(sample.image),
-                "foreground_alpha": str(sample.alpha),
-                "background": str(bg_path),
-                "choices": choices.as_dict(),
-                "files": files,
-            }
-            records.append(record)
-            if on_sample:
-                on_sample(record)
-    manifest: dict[str, Any] = {
+        except InputError as error:
+            unreadable(bg_path, error)  # this composite is left out; the seeds of the others do not change
+            continue
+        rng = np.random.default_rng([seed, i, 1 + slot])
+        choices = sample_choices(rng, config, bg_index, background.shape[:2], alpha.shape)
+        if choices.denoise_fg and fg_dn is None:
+            fg_dn = cache.denoised_foreground(sample, fg)
+        bg_dn = None
+        if choices.denoise_bg:
+            bg_dn = cache.denoised_background(image_key(bg_path, backgrounds.root), background)
+        comp = compose(fg, alpha, background, choices, fg_denoised=fg_dn, bg_denoised=bg_dn,
+                       noise_sigma=config.noise_sigma)
+        name = f"{sample.name}_{slot}"
+        files = {
+            "image": f"image/{name}.png",
+            "alpha": f"alpha/{name}.png",
+            "fg": f"fg/{name}.png",
+            "bg": f"bg/{name}.png",
+        }
+        write_image(out / files["image"], comp.image)
+        write_alpha(out / files["alpha"], comp.alpha.astype(np.float32) / 255.0)
+        write_image(out / files["fg"], comp.fg)
+        write_image(out / files["bg"], comp.bg)
+        record = {
+            "name": name,
+            "foreground_image": str(sample.image),
+            "foreground_alpha": str(sample.alpha),
+            "background": str(bg_path),
+            "choices": choices.as_dict(),
+            "files": files,
+        }
+        records.append(record)
+        if on_sample:
+            on_sample(record)
+
+
+def _manifest(
+    config: RouteConfig,
+    k: int,
+    seed: int,
+    cache: CacheReader,
+    foregrounds: MattingSplit,
+    backgrounds: ImageSplit,
+    records: list[dict[str, Any]],
+    failures: list[dict[str, str]],
+) -> dict[str, Any]:
+    """The manifest's settings; ``records`` and ``failures`` are filled as the run goes."""
+    from gfm import __version__
+
+    return {
         "manifest_version": MANIFEST_VERSION,
         "gfm_version": __version__,
         "seed": seed,
@@ -134,8 +217,7 @@ def compose_set(
         "foregrounds": str(foregrounds.root),
         "backgrounds": str(backgrounds.root),
         "n_backgrounds": len(backgrounds.images),
+        "complete": False,
         "samples": records,
+        "failures": failures,
     }
-    with atomic_write(out / "manifest.json") as tmp:
-        tmp.write_text(json.dumps(manifest, indent=1))
-    return manifest

@@ -145,25 +145,11 @@ _SINGLE_THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREAD
 
 
 def remove_stale_temporaries(folders: set[Path], older_than_s: float = 60.0) -> int:
-    """Delete temporary files left by killed atomic writes (``.NAME.XXXX.tmp.png``)
+    """Delete temporary files left by killed atomic writes (``.NAME.XXXXXXXX.tmp.png``)
     older than ``older_than_s`` seconds in ``folders``. Returns how many."""
-    import time
+    from gfm.io.atomic import remove_stale_temporaries as remove_in
 
-    limit = time.time() - older_than_s
-    removed = 0
-    for folder in folders:
-        if not folder.is_dir():
-            continue
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                if entry.name.startswith(".") and ".tmp" in entry.name and entry.is_file():
-                    try:
-                        if entry.stat().st_mtime < limit:
-                            os.unlink(entry.path)
-                            removed += 1
-                    except FileNotFoundError:
-                        pass
-    return removed
+    return sum(remove_in(folder, older_than_s=older_than_s) for folder in folders)
 
 
 def run_tasks(
@@ -186,9 +172,10 @@ def run_tasks(
     report = PrepareReport()
     todo = [t for t in tasks if force or not all(p.is_file() for p in t.outputs)]
     report.skipped = len(tasks) - len(todo)
+    # Before anything else: a killed writer (here, or training's compute-missing) left them.
+    remove_stale_temporaries({p.parent for t in tasks for p in t.outputs})
     if not todo:
         return report
-    remove_stale_temporaries({p.parent for t in todo for p in t.outputs})
     from tqdm import tqdm
 
     bar = tqdm(total=len(todo), desc=desc, unit="file", disable=not progress)

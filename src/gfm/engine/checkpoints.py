@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from gfm.errors import CheckpointError, GFMError
-from gfm.io.atomic import atomic_write
+from gfm.io.atomic import atomic_write, remove_stale_temporaries
 
 FORMAT = "gfm-train"
 _NAME = re.compile(r"^step_(\d{8})\.pt$")
@@ -87,33 +87,58 @@ def save_training_checkpoint(run_dir: Path, step: int, payload: dict[str, Any], 
     """
     folder = checkpoint_dir(run_dir)
     folder.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(folder)  # a killed run's half-written checkpoint: hundreds of MB
     target = folder / f"step_{step:08d}.pt"
     needed = int(_estimated_bytes(payload) * 1.1) + (1 << 20)
     free = shutil.disk_usage(folder).free
     previous = list_checkpoints(run_dir)
     if free < needed:
         raise OutOfSpaceError(
-            f"{folder}: {free / 1e6:.0f} MB free, a checkpoint needs about {needed / 1e6:.0f} MB; free some space "
-            f"(the last checkpoint {previous[-1].name if previous else '(none)'} is intact) and resume with --resume"
+            f"{folder}: {free / 1e6:.0f} MB free, a checkpoint needs about {needed / 1e6:.0f} MB; free some space, "
+            f"then {_how_to_continue(previous)}"
         )
     try:
         with atomic_write(target) as tmp:
             torch.save(dict(payload, format=FORMAT), tmp)
     except OSError as error:
         raise CheckpointError(
-            f"{target}: could not write the checkpoint ({error.strerror or error}); "
-            f"the previous checkpoint {previous[-1].name if previous else '(none)'} is intact"
+            f"{target}: could not write the checkpoint ({error.strerror or error}); {_how_to_continue(previous)}"
         ) from None
     for old in list_checkpoints(run_dir)[:-keep_last]:
         old.unlink(missing_ok=True)
     return target
 
 
+def _how_to_continue(previous: list[Path]) -> str:
+    """What a user whose checkpoint could not be written should do next."""
+    if not previous:
+        return "nothing of this run was saved yet: start it again (without --resume)"
+    return f"the last checkpoint {previous[-1].name} is intact: continue from it with --resume"
+
+
 def load_training_checkpoint(path: Path) -> dict[str, Any]:
+    """Load a checkpoint of :func:`save_training_checkpoint` (``weights_only=True``, on the CPU).
+
+    Raises:
+        CheckpointError: unreadable (truncated, corrupt), holding Python
+            objects besides tensors (refused: unpickling them could run
+            code), or not a gfm training checkpoint.
+    """
+    import pickle
+
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        if "global" in str(error).lower():  # a class or function reference: code, not data
+            raise CheckpointError(
+                f"{path}: holds pickled Python objects besides tensors, which gfm refuses to load (unpickling them "
+                "could run code); gfm never writes such checkpoints: this file did not come from gfm train"
+            ) from None
+        raise CheckpointError(f"{path}: cannot read the training checkpoint (unreadable pickle data); it is corrupt") from None
     except Exception as error:  # noqa: BLE001 - any unreadable file
-        raise CheckpointError(f"{path}: cannot read the training checkpoint ({str(error).splitlines()[0][:120]})") from None
+        raise CheckpointError(
+            f"{path}: cannot read the training checkpoint ({str(error).splitlines()[0][:120]}); it is truncated or corrupt"
+        ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a gfm training checkpoint")
     return payload

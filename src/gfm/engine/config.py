@@ -52,6 +52,7 @@ class DataSection:
     compute_missing: bool = False  # compute what the cache lacks on the fly (slow: BM3D)
     validation: str | None = None  # real images with ground truth (AM-2k / P3M validation layout)
     validation_max_images: int | None = None
+    strict: bool = False  # an unreadable training file ends the run (default: it is skipped, said and counted)
 
 
 @dataclass
@@ -170,9 +171,21 @@ def merge(config: TrainConfig, values: dict[str, Any], source: str = "config") -
     return config
 
 
+def _yaml() -> types.ModuleType:
+    """PyYAML, or a :class:`ConfigError` that names the extra to install."""
+    try:
+        import yaml
+    except ImportError:
+        raise ConfigError(
+            "gfm train reads configuration (--config, --set) as YAML and needs PyYAML: "
+            "pip install 'gfm[train]' (or pip install pyyaml)"
+        ) from None
+    return yaml
+
+
 def parse_override(text: str) -> dict[str, Any]:
     """``"optim.lr=3e-5"`` -> ``{"optim": {"lr": 3e-5}}`` (the value is read as YAML)."""
-    import yaml
+    yaml = _yaml()
 
     if "=" not in text or "." not in text.split("=", 1)[0]:
         raise ConfigError(f"override {text!r} must look like section.key=value (e.g. optim.lr=3e-5)")
@@ -186,7 +199,7 @@ def parse_override(text: str) -> dict[str, Any]:
 
 
 def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
-    import yaml
+    yaml = _yaml()
 
     path = Path(path)
     if not path.is_file():
@@ -293,7 +306,7 @@ def build_config(preset_name: str | None, config_file: str | None, overrides: li
 
 
 def dump_yaml(config: TrainConfig) -> str:
-    import yaml
+    yaml = _yaml()
 
     return yaml.safe_dump(config.to_dict(), sort_keys=False)
 

@@ -48,7 +48,7 @@ def build_training_dataset(config: TrainConfig) -> Any:
                     f"(run `gfm prepare foregrounds {root}` to add it)",
                     file=sys.stderr,
                 )
-        return MattingDataset(split.samples, rosta=rosta, augment=augment, cache=reader, seed=config.optim.seed)
+        return MattingDataset(split.samples, rosta=rosta, augment=augment, cache=reader, seed=config.optim.seed, strict=data.strict)
     backgrounds_root = _folder(data.backgrounds, "data.backgrounds (--backgrounds)")
     backgrounds = background_split(backgrounds_root)
     if not backgrounds.images:
@@ -68,7 +68,8 @@ def build_training_dataset(config: TrainConfig) -> Any:
             "or --set data.compute_missing=true"
         )
     return CompositeDataset(
-        split.samples, backgrounds, reader, route=data.route, k=data.backgrounds_per_foreground, rosta=rosta, augment=augment, seed=config.optim.seed
+        split.samples, backgrounds, reader, route=data.route, k=data.backgrounds_per_foreground, rosta=rosta, augment=augment, seed=config.optim.seed,
+        strict=data.strict,
     )
 
 

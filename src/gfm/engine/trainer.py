@@ -22,6 +22,7 @@ import math
 import random
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,7 @@ from gfm.engine.checkpoints import (
 from gfm.engine.config import TrainConfig, dump_yaml, from_dict
 from gfm.engine.distributed import DistInfo, all_reduce_mean, barrier, init_distributed
 from gfm.engine.sampler import EpochSampler
-from gfm.errors import CheckpointError, ConfigError
+from gfm.errors import CheckpointError, ConfigError, GFMError
 from gfm.io.atomic import atomic_write
 from gfm.losses import GFMLoss
 from gfm.models.checkpoint import save_checkpoint
@@ -66,6 +67,7 @@ class TrainSummary:
     last_losses: dict[str, float]
     best_sad: float | None
     weights: Path | None
+    skipped_items: int = 0  # unreadable training items replaced by others (this rank's count)
 
 
 def resolve_training_device(spec: str) -> torch.device:
@@ -265,7 +267,7 @@ def train(
         raise ConfigError(f"{run_dir}: holds checkpoints of an earlier run; pass --resume to continue it, or choose another --out")
     if resume and not checkpoints:
         raise ConfigError(f"{run_dir}: no checkpoint to resume from (looked in {run_dir / 'checkpoints'})")
-    payload = load_training_checkpoint(checkpoints[-1]) if resume else None
+    payload = _load_newest(checkpoints) if resume else None
     if payload is not None:
         _check_resume_config(from_dict(payload["config"]), config, checkpoints[-1])
 
@@ -339,6 +341,7 @@ def train(
     last: dict[str, float] = {}
     window_start, window_samples = time.perf_counter(), 0
     micro = 0
+    skipped_items = 0
     done = state.step >= total_steps
     wrapped.train()
     if config.optim.freeze_bn:
@@ -362,7 +365,8 @@ def train(
     while not done and state.epoch < config.optim.epochs:
         dataset.set_epoch(state.epoch)  # type: ignore[attr-defined]
         sampler.set_epoch(state.epoch, skip=state.batch_in_epoch * batch_size)
-        for batch in itertools.islice(loader, max(0, batches_used - state.batch_in_epoch)):
+        for batch in itertools.islice(_worker_errors_as_messages(loader), max(0, batches_used - state.batch_in_epoch)):
+            skipped_items += int(batch.pop("skipped").sum())
             batch = move_batch(batch, device)
             terms = training_loss(wrapped, batch, loss_fn, normalization, soft_fusion=config.optim.soft_fusion, amp_dtype=amp_dtype)
             scaler.scale(terms["total"] / micro_per_step).backward()
@@ -408,7 +412,43 @@ def train(
     logger.close()
     best = run_dir / "best.pt"
     weights = best if best.exists() else run_dir / "last.pt"
-    return TrainSummary(run_dir, state.step, state.epoch, last, state.best_sad, weights if weights.exists() else None)
+    return TrainSummary(run_dir, state.step, state.epoch, last, state.best_sad, weights if weights.exists() else None, skipped_items)
+
+
+def _load_newest(checkpoints: list[Path]) -> dict[str, Any]:
+    """The newest checkpoint; if it is unreadable, say which older one is there to resume from."""
+    try:
+        return load_training_checkpoint(checkpoints[-1])
+    except CheckpointError as error:
+        if len(checkpoints) < 2:
+            raise
+        raise CheckpointError(
+            f"{error}. The previous checkpoint {checkpoints[-2].name} is there: move {checkpoints[-1]} out of "
+            f"{checkpoints[-1].parent} and run again with --resume to continue from it"
+        ) from None
+
+
+def _worker_errors_as_messages(loader: DataLoader) -> Iterator[dict[str, torch.Tensor]]:
+    """Iterate ``loader``; a user error raised in a loader worker keeps its own message.
+
+    PyTorch re-raises a worker's exception in the main process with the
+    worker's whole traceback as its message; a :class:`GFMError` (a bad
+    training file with ``data.strict``) is re-raised with its last line, the
+    message a user can act on.
+    """
+    iterator = iter(loader)
+    while True:
+        try:
+            batch = next(iterator)
+        except StopIteration:
+            return
+        except GFMError as error:
+            text = str(error)
+            if "Original Traceback" in text:
+                last = text.rstrip().splitlines()[-1]
+                raise type(error)(last.split(": ", 1)[1] if ": " in last else last) from None
+            raise
+        yield batch
 
 
 def _validate(model: GFM, validation: Any, normalization: Normalization, config: TrainConfig, state: TrainState,

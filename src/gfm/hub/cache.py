@@ -22,6 +22,7 @@ import contextlib
 import datetime as _dt
 import hashlib
 import json
+import threading
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -73,9 +74,24 @@ def _hashes_path() -> Path:
     return weights_dir() / KNOWN_HASHES_FILE
 
 
+_HELD = threading.local()  # how deeply this thread holds the registry lock
+
+
 @contextlib.contextmanager
-def _locked() -> Iterator[None]:
-    """Serialise read-modify-write of the record between processes (POSIX)."""
+def locked_registry() -> Iterator[None]:
+    """Serialise changes to the weights cache and its hash record between processes (POSIX).
+
+    Held around a whole installation (hash check, rename, record), so two
+    concurrent imports under one name cannot both pass the recorded-hash
+    check. Re-entrant within a thread.
+    """
+    if getattr(_HELD, "depth", 0):
+        _HELD.depth += 1
+        try:
+            yield
+        finally:
+            _HELD.depth -= 1
+        return
     folder = weights_dir()
     folder.mkdir(parents=True, exist_ok=True)
     try:
@@ -85,10 +101,15 @@ def _locked() -> Iterator[None]:
         return
     with open(folder / ".known_hashes.lock", "a+b") as lock:
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        _HELD.depth = 1
         try:
             yield
         finally:
+            _HELD.depth = 0
             fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+
+_locked = locked_registry
 
 
 def _load_records() -> dict[str, dict[str, Any]]:

@@ -41,6 +41,7 @@ from pathlib import Path
 from gfm.errors import CheckpointError, InputError, OutputError, WeightsNotFoundError
 from gfm.hub.cache import (
     cache_file,
+    locked_registry,
     expected_hash,
     mismatch_message,
     record_verified,
@@ -222,11 +223,32 @@ def _install(
     ``part_sha256`` marks ``source`` as our own download part file, already
     hashed: it is renamed rather than copied.
     """
-    from gfm.io.atomic import atomic_write
+    from gfm.io.atomic import atomic_write, remove_stale_temporaries
 
     final = cache_file(entry)
-    expected, origin = expected_hash(entry)
     member = _model_member(source, entry)
+    # One installation at a time: a concurrent import under the same name must
+    # see this one's recorded hash, not race it.
+    with locked_registry():
+        remove_stale_temporaries(final.parent)  # what killed downloads and imports left
+        expected, origin = expected_hash(entry)
+        return _install_locked(entry, source, final, member, expected, origin, source_label, validate, part_sha256, trust_new_hash)
+
+
+def _install_locked(
+    entry: WeightsEntry,
+    source: Path,
+    final: Path,
+    member: zipfile.ZipInfo | None,
+    expected: str | None,
+    origin: str,
+    source_label: str,
+    validate: ValidateCheckpoint | None,
+    part_sha256: str | None,
+    trust_new_hash: bool,
+) -> Path:
+    from gfm.io.atomic import atomic_write
+
     try:
         with atomic_write(final, fsync=True) as tmp:
             if member is not None:

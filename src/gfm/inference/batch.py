@@ -5,17 +5,21 @@ The command line (``gfm matte``) is a thin layer over these functions.
 
 from __future__ import annotations
 
+import contextlib
 import glob
-from concurrent.futures import Future
 import os
-from collections.abc import Callable, Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from gfm.data.layouts import is_image_file
-from gfm.errors import GFMError, InputError
+from gfm.errors import GFMError, InputError, OutputError, describe_os_error
+from gfm.io.atomic import FileStamp
+from gfm.io.images import broken_link_message
 
 OUTPUT_KINDS = ("alpha", "cutout", "foreground", "composite", "trimap", "preview")
 FOREGROUND_KINDS = ("cutout", "foreground", "composite", "preview")  # outputs that need foreground colours
@@ -33,53 +37,138 @@ class MatteJob:
         return out_dir / self.relative_stem.parent / f"{self.relative_stem.name}_{kind}{_OUTPUT_SUFFIX[kind]}"
 
 
-def _images_in(folder: Path, recursive: bool) -> list[Path]:
-    pattern = "**/*" if recursive else "*"
-    return sorted(p for p in folder.glob(pattern) if p.is_file() and is_image_file(p))
+# Every output of gfm matte carries this mark (PNG "Software" text, JPEG comment):
+# a rerun replaces such files by default and never takes them as inputs.
+OUTPUT_MARK = "gfm matte"
+_OUTPUT_NAME = re.compile(rf".+_({'|'.join(OUTPUT_KINDS)})\.(png|jpg)")
 
 
-def collect_jobs(inputs: Sequence[str], recursive: bool = False) -> tuple[list[MatteJob], list[str]]:
+def is_matte_output(path: Path) -> bool:
+    """Whether ``path`` is a file gfm matte wrote (named ``*_KIND.png|jpg`` and marked)."""
+    from gfm.io.images import read_mark
+
+    return bool(_OUTPUT_NAME.fullmatch(path.name)) and read_mark(path) == OUTPUT_MARK
+
+
+@dataclass
+class CollectedInputs:
+    """What :func:`collect_jobs` found.
+
+    ``jobs`` are matted; ``problems`` are inputs that fail (matched nothing,
+    broken links); ``skipped`` are inputs not matted, each with the reason
+    (a second link to a file already listed); ``earlier_outputs`` counts the
+    files of folder or glob inputs that are outputs of an earlier gfm matte
+    run, which are never matted again.
+    """
+
+    jobs: list[MatteJob] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    earlier_outputs: int = 0
+
+
+def collect_jobs(inputs: Sequence[str], recursive: bool = False) -> CollectedInputs:
     """Expand files, folders and globs into jobs.
 
-    Returns:
-        ``(jobs, problems)``: problems are inputs that matched nothing.
-        Folder contents keep their sub-folders in the output names.
+    Every input ends up in exactly one of the result's lists: a job, a
+    problem, or skipped with a reason, except the outputs of an earlier run
+    found in folders or globs, which are counted apart (outputs are never
+    inputs). Folder contents keep their sub-folders in the output names.
 
     Raises:
         InputError: two inputs would write the same output files.
     """
-    jobs: list[MatteJob] = []
-    problems: list[str] = []
-    seen: set[Path] = set()
+    found = CollectedInputs()
+    seen: dict[Path, Path] = {}
 
-    def add(path: Path, relative: Path) -> None:
+    def add(path: Path, relative: Path, explicit: bool = False) -> None:
+        broken = broken_link_message(path)
+        if broken:
+            found.problems.append(broken)
+            return
+        if not explicit and is_matte_output(path):
+            found.earlier_outputs += 1
+            return
         resolved = path.resolve()
-        if resolved not in seen:
-            seen.add(resolved)
-            jobs.append(MatteJob(path, relative.with_suffix("")))
+        if resolved in seen:
+            found.skipped.append(f"{path}: the same file as {seen[resolved]} (a link to it); matted once")
+            return
+        seen[resolved] = path
+        found.jobs.append(MatteJob(path, relative.with_suffix("")))
 
     for text in inputs:
         path = Path(text)
         if path.is_dir():
-            found = _images_in(path, recursive)
-            if not found:
-                problems.append(f"{path}: no images in this folder{'' if recursive else ' (use -r for sub-folders)'}")
-            for image in found:
+            # links too: a broken one is reported, a second name of a listed file skipped with the reason
+            candidates = sorted(
+                p for p in path.glob("**/*" if recursive else "*") if is_image_file(p) and (p.is_file() or p.is_symlink())
+            )
+            for image in candidates:
                 add(image, image.relative_to(path))
-        elif path.is_file():
-            add(path, Path(path.name))
+            if not candidates:
+                found.problems.append(f"{path}: no images in this folder{'' if recursive else ' (use -r for sub-folders)'}")
+        elif path.is_file() or broken_link_message(path):
+            add(path, Path(path.name), explicit=True)
         else:
-            matches = sorted(Path(m) for m in glob.glob(text, recursive=True) if Path(m).is_file())
+            matches = sorted(Path(m) for m in glob.glob(text, recursive=True) if Path(m).is_file() or broken_link_message(Path(m)))
             if not matches:
-                problems.append(f"{text}: no such file, folder or matching pattern")
+                found.problems.append(f"{text}: no such file, folder or matching pattern")
             for match in matches:
                 add(match, Path(match.name))
     stems: dict[Path, Path] = {}
-    for job in jobs:
+    for job in found.jobs:
         other = stems.setdefault(job.relative_stem, job.source)
         if other != job.source:
             raise InputError(f"{other} and {job.source} would write the same outputs ({job.relative_stem}_*); rename one or run them separately")
-    return jobs, problems
+    return found
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    """What to do with one job, decided before any work starts (see :func:`plan_outputs`).
+
+    ``action`` is ``"write"``, ``"skip"`` or ``"refuse"`` (with ``reason``);
+    ``replace`` maps each output kind to what its final rename may replace:
+    ``False`` (nothing: the file did not exist) or the :class:`FileStamp` of
+    the file found at planning time.
+    """
+
+    action: str
+    replace: dict[str, bool | FileStamp] = field(default_factory=dict)
+    reason: str = ""
+
+
+def plan_outputs(
+    job: MatteJob, out_dir: Path, kinds: Sequence[str], *, overwrite: bool, skip_existing: bool, inputs: frozenset[Path]
+) -> OutputPlan:
+    """Decide whether a job may write its outputs, and what each may replace.
+
+    The policy: an output path that holds an input file is refused always;
+    a free path is created (and a file that appears there later is never
+    replaced); an existing file is replaced only if it is an output of gfm
+    matte (:func:`is_matte_output`) or ``overwrite`` is set, and then only
+    that very file; with ``skip_existing`` a job whose outputs all exist is
+    skipped.
+
+    Args:
+        inputs: the resolved paths of every input of the run.
+    """
+    targets = {kind: job.output(out_dir, kind) for kind in kinds}
+    for target in targets.values():
+        if target.resolve() in inputs:
+            return OutputPlan("refuse", reason=f"{target} is an input of this run and would be overwritten; choose another --out folder")
+    stamps = {kind: FileStamp.of(target) for kind, target in targets.items()}
+    existing = [kind for kind, stamp in stamps.items() if stamp is not None]
+    if skip_existing and len(existing) == len(targets):
+        return OutputPlan("skip")
+    for kind in existing:
+        if not overwrite and not is_matte_output(targets[kind]):
+            alternative = "" if skip_existing else " or --skip-existing"
+            return OutputPlan(
+                "refuse",
+                reason=f"{targets[kind]} already exists and was not written by gfm matte; pass --overwrite to replace it{alternative}",
+            )
+    return OutputPlan("write", {kind: stamps[kind] or False for kind in kinds})
 
 
 def check_writable(out_dir: Path) -> None:
@@ -111,32 +200,69 @@ def write_outputs(
     foreground_method: str,
     background: np.ndarray | tuple[int, int, int],
     alpha_bits: int,
+    replace: Mapping[str, bool | FileStamp] | None = None,
 ) -> None:
-    """Compute the requested outputs of one image and write each atomically."""
+    """Compute the requested outputs of one image and write each atomically.
+
+    Each file carries :data:`OUTPUT_MARK`. ``replace`` maps a kind to what its
+    final rename may replace (:func:`plan_outputs`); kinds not in it replace
+    whatever is there. If anything fails, the files this call already wrote
+    are removed: an image has all its outputs or none.
+    """
     from gfm.inference.foreground import composite, cutout, estimate_foreground, preview
     from gfm.io import write_alpha, write_image
 
     kinds = list(kinds)
+    replace = replace or {}
     needs_foreground = any(k in kinds for k in FOREGROUND_KINDS)
     foreground = estimate_foreground(image, alpha, foreground_method) if needs_foreground else None
-    for kind in kinds:
-        target = job.output(out_dir, kind)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if kind == "alpha":
-            write_alpha(target, alpha, bits=alpha_bits)
-        elif kind == "trimap":
-            if trimap is None:
-                raise GFMError("internal: the trimap output was asked for but not predicted")
-            write_alpha(target, trimap.astype(np.float32) / 255.0)  # 0 / 128 / 255 survive exactly
-        elif kind == "cutout":
-            write_image(target, cutout(foreground, alpha))
-        elif kind == "foreground":
-            write_image(target, foreground)
-        elif kind == "composite":
-            write_image(target, composite(foreground, alpha, background))
-        elif kind == "preview":
-            write_image(target, preview(image, alpha, foreground))
+    written: list[Path] = []
+    try:
+        for kind in kinds:
+            target = job.output(out_dir, kind)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+            except (FileExistsError, NotADirectoryError):
+                raise OutputError(
+                    f"{target.parent}: a file is in the way of this output folder; move it, or choose another --out"
+                ) from None
+            options = {"replace": replace.get(kind, True), "mark": OUTPUT_MARK}
+            if kind == "alpha":
+                write_alpha(target, alpha, bits=alpha_bits, **options)
+            elif kind == "trimap":
+                if trimap is None:
+                    raise GFMError("internal: the trimap output was asked for but not predicted")
+                write_alpha(target, trimap.astype(np.float32) / 255.0, **options)  # 0 / 128 / 255 survive exactly
+            elif kind == "cutout":
+                write_image(target, cutout(foreground, alpha), **options)
+            elif kind == "foreground":
+                write_image(target, foreground, **options)
+            elif kind == "composite":
+                write_image(target, composite(foreground, alpha, background), **options)
+            elif kind == "preview":
+                write_image(target, preview(image, alpha, foreground), **options)
+            written.append(target)
+    except BaseException:
+        for path in written:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        raise
 
+
+def describe_failure(error: BaseException) -> str:
+    """One line for a failed image: the message of errors a user can act on, else the kind of bug."""
+    if isinstance(error, GFMError):
+        return str(error)
+    if isinstance(error, OSError):
+        return describe_os_error(error)
+    if isinstance(error, MemoryError):
+        return "out of memory; lower --max-pixels or close other programs"
+    return f"unexpected {type(error).__name__} ({error}); this is a bug in gfm, please report it with this image"
+
+
+# Above this many pixels, an image's outputs are written before the next image is
+# read, so two large images never share the memory.
+OVERLAP_MAX_PIXELS = 16_000_000
 
 
 class OutputPipeline:
@@ -144,9 +270,11 @@ class OutputPipeline:
 
     Foreground estimation (numba, GIL released) and PNG/JPEG encoding run on
     one worker thread; the caller's thread keeps the network busy. At most one
-    image waits to be written, so memory stays bounded at two images.
-    Failures are reported through ``on_error(job, error)``, successes through
-    ``on_done(job)``, both called on the caller's thread.
+    image waits to be written, so memory stays bounded at two images (one,
+    above :data:`OVERLAP_MAX_PIXELS`).
+    Any exception of one image's work is that image's failure, reported
+    through ``on_error(job, error)`` (the batch goes on); successes through
+    ``on_done(job)``; both called on the caller's thread.
 
     Use as a context manager: leaving the block waits for the last write.
     """
@@ -167,12 +295,15 @@ class OutputPipeline:
         if self._executor is None:
             try:
                 write_outputs(job, *args)  # type: ignore[arg-type]
-            except (GFMError, OSError, MemoryError) as error:
+            except Exception as error:  # one image's failure, whatever it is, never ends the batch
                 self._on_error(job, error)
             else:
                 self._on_done(job)
             return
         self._pending = (job, self._executor.submit(write_outputs, job, *args))
+        image = args[2]  # write_outputs(job, out_dir, kinds, image, ...)
+        if isinstance(image, np.ndarray) and image.shape[0] * image.shape[1] > OVERLAP_MAX_PIXELS:
+            self.settle()  # a large image is written before the next is read: one at a time in memory
 
     def settle(self) -> None:
         """Wait for the queued image, if any, and report how it went."""
@@ -182,7 +313,7 @@ class OutputPipeline:
         self._pending = None
         try:
             future.result()
-        except (GFMError, OSError, MemoryError) as error:
+        except Exception as error:  # one image's failure, whatever it is, never ends the batch
             self._on_error(job, error)
         else:
             self._on_done(job)

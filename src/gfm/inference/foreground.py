@@ -9,14 +9,34 @@ the slow exact one.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import cv2
 import numpy as np
 
 from gfm.errors import InputError
+from gfm.io.images import alpha_to_uint8
 
 FOREGROUND_METHODS = ("ml", "cf", "none")
+
+# Foreground estimation works in tiles above a size, so that its memory is bounded
+# whatever the photo's size: pymatting's multi-level solver ("ml") needs about 75
+# bytes a pixel (0.9 GB at 12 MP), the closed form ("cf") about 2.3 KB (1.2 GB at
+# 0.5 MP; benchmarks/memory.py). Images up to SINGLE_PIECE_PIXELS are solved whole,
+# exactly as pymatting does; larger ones in square tiles of TILE_SIDE pixels, each
+# solved with TILE_MARGIN more pixels of context on every side. Tiled colours
+# differ from whole-image ones by a few levels where the alpha is small, where
+# they hardly show (an alpha-weighted mean of 0.1 of 255 on examples/sample6 in
+# 1000-pixel tiles).
+SINGLE_PIECE_PIXELS = {"ml": 16_000_000, "cf": 500_000}
+TILE_SIDE = {"ml": 2048, "cf": 640}
+TILE_MARGIN = 64
+
+# Element-wise float work on full-resolution arrays (composites) is done in bands
+# of about this many pixels, so temporaries stay small.
+_BAND_PIXELS = 1 << 20
 
 
 def estimate_foreground(image: np.ndarray, alpha: np.ndarray, method: str = "ml") -> np.ndarray:
@@ -39,7 +59,26 @@ def estimate_foreground(image: np.ndarray, alpha: np.ndarray, method: str = "ml"
         return image.copy()
     from gfm.data.foreground import estimate_foreground_colours
 
-    return estimate_foreground_colours(image, alpha, method)
+    height, width = alpha.shape
+    if height * width <= SINGLE_PIECE_PIXELS[method]:
+        return estimate_foreground_colours(image, alpha, method)
+    side, margin = TILE_SIDE[method], TILE_MARGIN
+    foreground = np.empty_like(image)
+    for top in range(0, height, side):
+        for left in range(0, width, side):
+            bottom, right = min(height, top + side), min(width, left + side)
+            y0, x0 = max(0, top - margin), max(0, left - margin)
+            y1, x1 = min(height, bottom + margin), min(width, right + margin)
+            tile = estimate_foreground_colours(
+                np.ascontiguousarray(image[y0:y1, x0:x1]), np.ascontiguousarray(alpha[y0:y1, x0:x1]), method
+            )
+            foreground[top:bottom, left:right] = tile[top - y0 : bottom - y0, left - x0 : right - x0]
+    return foreground
+
+
+def _row_bands(height: int, width: int) -> range:
+    """Start rows of bands of about :data:`_BAND_PIXELS` pixels."""
+    return range(0, height, max(1, _BAND_PIXELS // max(1, width)))
 
 
 def cutout(foreground: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -49,9 +88,14 @@ def cutout(foreground: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     their colour is invisible in any viewer, and runs of zeros make the PNG
     about a quarter smaller and faster to write than extrapolated colours.
     """
-    a = np.clip(np.rint(alpha * 255.0), 0, 255).astype(np.uint8)
-    rgba = np.dstack([foreground, a])
-    rgba[a == 0, :3] = 0
+    a = alpha_to_uint8(alpha)
+    rgba = np.empty((*a.shape, 4), np.uint8)
+    rgba[..., :3] = foreground
+    rgba[..., 3] = a
+    del a
+    for top in _row_bands(*alpha.shape):  # a full-size boolean index would cost another byte a pixel
+        band = rgba[top : top + max(1, _BAND_PIXELS // max(1, alpha.shape[1]))]
+        band[band[..., 3] == 0, :3] = 0
     return rgba
 
 
@@ -72,14 +116,43 @@ def parse_color(text: str) -> tuple[int, int, int]:
     raise InputError(f"cannot read colour {text!r}; use a name (white, green...), #rrggbb or r,g,b")
 
 
+def parse_background(text: str) -> tuple[int, int, int] | np.ndarray:
+    """A composite background given as an image file or a colour (see :func:`parse_color`).
+
+    Returns:
+        ``(H, W, 3)`` uint8 RGB for an existing image file (read with
+        :func:`gfm.io.read_image`, whose alpha-channel warning reaches the
+        caller), else an RGB tuple.
+
+    Raises:
+        InputError: ``text`` names an image file that does not exist (it has
+            an image suffix or a folder part), or is neither a file nor a colour.
+    """
+    from gfm.data.layouts import IMAGE_SUFFIXES
+    from gfm.io import read_image
+
+    path = Path(text).expanduser()
+    if path.is_file():
+        return read_image(path)
+    if path.suffix.lower() in IMAGE_SUFFIXES or "/" in text or os.sep in text:
+        raise InputError(f"background {text}: no such image file; give an existing image, or a colour (white, green, #rrggbb, r,g,b)")
+    return parse_color(text)
+
+
 def cover(background: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Resize ``background`` to cover ``(height, width)`` with its aspect ratio kept, centre-cropped."""
+    """Resize ``background`` to cover ``(height, width)`` with its aspect ratio kept, centre-cropped.
+
+    The centre crop is taken from the background first and only that is
+    resized, so memory is bounded by the output size whatever the
+    background's shape (a 5000 x 1 strip would otherwise be scaled to
+    gigapixels before the crop).
+    """
     bh, bw = background.shape[:2]
     scale = max(height / bh, width / bw)
-    nh, nw = max(height, round(bh * scale)), max(width, round(bw * scale))
-    resized = cv2.resize(background, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-    top, left = (nh - height) // 2, (nw - width) // 2
-    return resized[top : top + height, left : left + width]
+    crop_h, crop_w = min(bh, max(1, round(height / scale))), min(bw, max(1, round(width / scale)))
+    top, left = (bh - crop_h) // 2, (bw - crop_w) // 2
+    crop = background[top : top + crop_h, left : left + crop_w]
+    return cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
 
 
 def composite(foreground: np.ndarray, alpha: np.ndarray, background: np.ndarray | Sequence[int]) -> np.ndarray:
@@ -91,30 +164,52 @@ def composite(foreground: np.ndarray, alpha: np.ndarray, background: np.ndarray 
         background: an RGB colour or an ``(h, w, 3)`` uint8 image (resized to cover).
 
     Returns:
-        ``(H, W, 3)`` uint8 RGB.
+        ``(H, W, 3)`` uint8 RGB. The float arithmetic runs in bands of rows,
+        so memory beyond the result (and a fitted background image) stays small.
     """
     height, width = alpha.shape
     if isinstance(background, np.ndarray) and background.ndim == 3:
-        back = cover(background, height, width).astype(np.float32)
+        back: np.ndarray = cover(background, height, width)
     else:
         back = np.broadcast_to(np.asarray(background, dtype=np.float32), (height, width, 3))
-    a = alpha.astype(np.float32)[..., None]
-    return np.clip(np.rint(a * foreground.astype(np.float32) + (1.0 - a) * back), 0, 255).astype(np.uint8)
+    out = np.empty((height, width, 3), np.uint8)
+    step = max(1, _BAND_PIXELS // max(1, width))
+    for top in _row_bands(height, width):
+        rows = slice(top, top + step)
+        a = alpha[rows].astype(np.float32)[..., None]
+        blend = foreground[rows] * a
+        blend += (1.0 - a) * back[rows]
+        np.rint(blend, out=blend)
+        np.clip(blend, 0, 255, out=blend)
+        out[rows] = blend
+    return out
 
 
 def checkerboard(height: int, width: int, cell: int = 16) -> np.ndarray:
     """Light-gray checkerboard ``(H, W, 3)`` uint8, the usual transparency backdrop."""
-    yy, xx = np.indices((height, width))
-    board = np.where(((yy // cell) + (xx // cell)) % 2 == 0, 255, 204).astype(np.uint8)
+    rows = (np.arange(height) // cell) % 2
+    cols = (np.arange(width) // cell) % 2
+    board = np.where((rows[:, None] + cols[None, :]) % 2 == 0, 255, 204).astype(np.uint8)
     return np.repeat(board[..., None], 3, axis=2)
 
 
 def preview(image: np.ndarray, alpha: np.ndarray, foreground: np.ndarray, max_height: int = 720) -> np.ndarray:
-    """Image, alpha and cutout (over a checkerboard) side by side, ``uint8`` RGB."""
+    """Image, alpha and cutout (over a checkerboard) side by side, ``uint8`` RGB.
+
+    Panels taller than ``max_height`` are scaled down first (area
+    interpolation) and composed at that size, so a preview of a huge photo
+    costs little memory.
+    """
     height, width = alpha.shape
-    on_board = composite(foreground, alpha, checkerboard(height, width))
-    gray = np.repeat(np.clip(np.rint(alpha * 255), 0, 255).astype(np.uint8)[..., None], 3, axis=2)
-    strip = np.concatenate([image, gray, on_board], axis=1)
     if height > max_height:
-        strip = cv2.resize(strip, (round(strip.shape[1] * max_height / height), max_height), interpolation=cv2.INTER_AREA)
-    return strip
+        # at least one column: a very tall image (over ~4000:1) would round to none
+        size = (max(1, round(width * max_height / height)), max_height)
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        alpha = cv2.resize(alpha.astype(np.float32, copy=False), size, interpolation=cv2.INTER_AREA)
+        foreground = cv2.resize(foreground, size, interpolation=cv2.INTER_AREA)
+        if alpha.ndim == 1:  # cv2 drops a dimension of size one
+            alpha = alpha.reshape(size[1], size[0])
+        height, width = alpha.shape
+    on_board = composite(foreground.reshape(height, width, 3), alpha, checkerboard(height, width))
+    gray = np.repeat(alpha_to_uint8(alpha)[..., None], 3, axis=2)
+    return np.concatenate([image.reshape(height, width, 3), gray, on_board], axis=1)

@@ -84,7 +84,8 @@ def _focus_pixels_needed(uses_focus: np.ndarray, focus_size: WorkingSize) -> tor
     height, width = uses_focus.shape
     if focus_size.height > height or focus_size.width > width:
         return None
-    cover = cv2.resize(uses_focus.astype(np.float32), (focus_size.width, focus_size.height), interpolation=cv2.INTER_AREA) > 0
+    # uint8 view of the bool mask: INTER_AREA averages are > 0 exactly where a used pixel falls (no float copy)
+    cover = cv2.resize(uses_focus.view(np.uint8), (focus_size.width, focus_size.height), interpolation=cv2.INTER_AREA) > 0
     cover = cv2.dilate(cover.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     needed = np.zeros((focus_size.padded_height, focus_size.padded_width), dtype=bool)
     needed[: focus_size.height, : focus_size.width] = cover
@@ -101,6 +102,7 @@ def _fuse_full_resolution(
     count as transition and take the focus alpha, as in the released test code.
 
     ``trimap``: the TT map already up-sampled by :func:`_tt_trimap_full_resolution`.
+    ``focus`` (float32) becomes the TT alpha in place: pass a fresh array.
 
     Returns:
         ``(alpha, glance map)``, both ``(H, W)``.
@@ -109,7 +111,7 @@ def _fuse_full_resolution(
     if head == "TT":
         if trimap is None:
             trimap = _tt_trimap_full_resolution(classes, glance_size, height, width)
-        alpha = focus.astype(np.float32, copy=True)
+        alpha = focus.astype(np.float32, copy=False)  # a fresh full-size array: modified in place
         alpha[trimap == 255] = 1.0
         alpha[trimap == 0] = 0.0
         glance_map = np.where((trimap == 0) | (trimap == 255), trimap, 128).astype(np.uint8)
@@ -242,7 +244,7 @@ class Predictor:
         else:
             alpha = np.median(np.stack([a for a, _ in outputs]), axis=0).astype(np.float32)
             glance_map = outputs[0][1]
-        return MattingResult(np.clip(alpha, 0.0, 1.0), glance_map if trimap else None)
+        return MattingResult(np.clip(alpha, 0.0, 1.0, out=alpha), glance_map if trimap else None)  # in place: alpha is ours
 
 
 __all__ = ["DEFAULT_MAX_PIXELS", "MattingResult", "Predictor", "resolve_device"]

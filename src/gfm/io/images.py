@@ -20,10 +20,10 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, PngImagePlugin
 
 from gfm.errors import InputError, OutputError
-from gfm.io.atomic import atomic_write
+from gfm.io.atomic import FileStamp, atomic_write
 
 # zlib level of PNG outputs. Pillow's default (6) spends 0.59 s on a 1620x1080 RGBA
 # cutout here; level 2 takes 0.12 s for a file about 15% larger.
@@ -55,38 +55,72 @@ _WRITE_FORMATS = {
 _NO_ALPHA_FORMATS = frozenset({"JPEG", "BMP"})
 
 
+def too_large_message(path: Path, width: int, height: int) -> str:
+    """The one message for an image over :data:`MAX_IMAGE_PIXELS` (every command says the same)."""
+    return (
+        f"{path}: image too large ({width} x {height} = {width * height / 1e6:.0f} megapixels); gfm reads images "
+        f"up to {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels: downscale it first"
+    )
+
+
+def open_header(path: str | os.PathLike[str]) -> Image.Image:
+    """``Image.open`` (the header: no pixels decoded) with gfm's one size limit.
+
+    Pillow's own decompression-bomb guard (a process-wide setting, with limits
+    of its own) is off while the header is parsed; the size is checked here
+    against :data:`MAX_IMAGE_PIXELS` instead, so every command accepts the same
+    images and refuses the others with the same message.
+
+    Raises:
+        InputError: the image is over :data:`MAX_IMAGE_PIXELS`.
+        OSError, SyntaxError, ValueError: what Pillow raises on unreadable files.
+    """
+    path = Path(path)
+    with _PIL_LIMIT_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        previous = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None
+        try:
+            image = Image.open(path)
+        finally:
+            Image.MAX_IMAGE_PIXELS = previous
+    width, height = image.size
+    if width * height > MAX_IMAGE_PIXELS:
+        image.close()
+        raise InputError(too_large_message(path, width, height))
+    return image
+
+
+def broken_link_message(path: str | os.PathLike[str]) -> str | None:
+    """Why the symbolic link ``path`` cannot be read (dangling, a loop), or ``None`` if it is not a broken link."""
+    import errno
+
+    path = Path(path)
+    if not path.is_symlink():
+        return None
+    try:
+        os.stat(path)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return f"{path}: symbolic link loop; fix or remove the link"
+        return f"{path}: broken symbolic link (it points to {os.readlink(path)}, which does not exist)"
+    return None
+
+
 def _open(path: Path) -> Image.Image:
     if not path.exists():
-        raise InputError(f"{path}: no such file")
+        raise InputError(broken_link_message(path) or f"{path}: no such file")
     if path.is_dir():
         raise InputError(f"{path}: is a folder, not an image file")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty (0 bytes); re-export or re-download it")
-    too_large = (
-        f"{path}: image too large; downscale it below "
-        f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels first"
-    )
     try:
-        # Header only: Image.open reads the size without decoding pixels.
-        with _PIL_LIMIT_LOCK, warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            previous = Image.MAX_IMAGE_PIXELS
-            Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
-            try:
-                image = Image.open(path)
-            finally:
-                Image.MAX_IMAGE_PIXELS = previous
-        width, height = image.size
-        if width * height > MAX_IMAGE_PIXELS:
-            image.close()
-            raise InputError(f"{too_large} (it is {width} x {height})")
+        image = open_header(path)
         try:
             image.load()
         except BaseException:
             image.close()  # a failed decode would otherwise leak the file handle
             raise
-    except Image.DecompressionBombError as error:
-        raise InputError(f"{too_large} ({error})") from None
     except Image.UnidentifiedImageError:
         raise InputError(f"{path}: not an image file PIL can read (corrupt or unsupported format)") from None
     except PermissionError:
@@ -213,39 +247,80 @@ def _to_alpha(image: Image.Image, path: Path) -> np.ndarray:
     raise InputError(f"{path}: unsupported alpha mode {mode!r}; save it as 8- or 16-bit grayscale PNG")
 
 
-def write_alpha(path: str | os.PathLike[str], alpha: np.ndarray, bits: int = 8) -> None:
+# Conversions of full-resolution alphas run in bands of this many pixels: no
+# full-size float temporaries (a 250-megapixel alpha would need three of 1 GB).
+_BAND_PIXELS = 1 << 20
+
+
+def alpha_to_uint8(alpha: np.ndarray, dtype: type[np.unsignedinteger] = np.uint8) -> np.ndarray:
+    """``(H, W)`` float alpha in [0, 1] -> integers 0..255 (``uint8``) or 0..65535 (``uint16``).
+
+    Rounded to nearest, values outside [0, 1] clipped; computed in bands of
+    rows, so the only full-size array is the result.
+    """
+    top_value = float(np.iinfo(dtype).max)
+    out = np.empty(alpha.shape, dtype)
+    width = alpha.shape[1] if alpha.ndim == 2 else 1
+    step = max(1, _BAND_PIXELS // max(1, width))
+    for top in range(0, alpha.shape[0], step):
+        band = alpha[top : top + step] * np.float32(top_value)
+        np.rint(band, out=band)
+        np.clip(band, 0, top_value, out=band)
+        out[top : top + step] = band
+    return out
+
+
+def write_alpha(
+    path: str | os.PathLike[str],
+    alpha: np.ndarray,
+    bits: int = 8,
+    *,
+    replace: bool | FileStamp = True,
+    mark: str | None = None,
+) -> None:
     """Write an alpha matte atomically as a grayscale PNG.
 
     Args:
         path: target file (``.png``; the format is PNG whatever the suffix).
         alpha: ``(H, W)`` float array in [0, 1] (values outside are clipped).
         bits: 8 (default) or 16.
+        replace: what may be replaced at ``path`` (see :func:`gfm.io.atomic.atomic_write`).
+        mark: stored as the PNG ``Software`` text (read back by :func:`read_mark`).
 
     Raises:
         InputError: wrong shape, NaN values or bit depth.
         OutputError: the file cannot be written; nothing is left at ``path``.
+        OutputClashError: ``replace`` forbade replacing the file found at ``path``.
     """
     alpha = np.asarray(alpha, dtype=np.float32)
     if alpha.ndim != 2:
         raise InputError(f"alpha must be (H, W), got shape {alpha.shape}")
-    if np.isnan(alpha).any():
+    if np.isnan(alpha.max(initial=0.0)):  # NaN propagates through max: no full-size mask
         raise InputError(f"{path}: alpha contains NaN values; refusing to write it")
     if bits == 8:
-        image = Image.fromarray(np.clip(np.rint(alpha * 255.0), 0, 255).astype(np.uint8))
+        image = Image.fromarray(alpha_to_uint8(alpha))
     elif bits == 16:
-        data = np.clip(np.rint(alpha * 65535.0), 0, 65535).astype(np.uint16)
-        image = Image.fromarray(data)  # uint16 (H, W) -> mode "I;16"
+        image = Image.fromarray(alpha_to_uint8(alpha, np.uint16))  # uint16 (H, W) -> mode "I;16"
     else:
         raise InputError(f"alpha bit depth must be 8 or 16, got {bits}")
-    _save(image, path, "PNG", {"compress_level": PNG_COMPRESS_LEVEL})
+    _save(image, path, "PNG", {"compress_level": PNG_COMPRESS_LEVEL}, replace, mark)
 
 
-def write_image(path: str | os.PathLike[str], image: np.ndarray, quality: int = 95) -> None:
+def write_image(
+    path: str | os.PathLike[str],
+    image: np.ndarray,
+    quality: int = 95,
+    *,
+    replace: bool | FileStamp = True,
+    mark: str | None = None,
+) -> None:
     """Write an RGB ``(H, W, 3)`` or RGBA ``(H, W, 4)`` ``uint8`` image atomically.
 
     The format follows the suffix: ``.png``, ``.webp``, ``.tif``/``.tiff``
     (RGB or RGBA), ``.jpg``/``.jpeg``, ``.bmp`` (RGB only). ``quality``
-    (1..100) applies to JPEG and WebP.
+    (1..100) applies to JPEG and WebP. ``replace`` says what may be replaced
+    at ``path`` (see :func:`gfm.io.atomic.atomic_write`); ``mark`` is stored
+    as the PNG ``Software`` text or the JPEG comment (see :func:`read_mark`).
 
     Raises:
         InputError: wrong dtype or shape, or RGBA to a format without alpha.
@@ -267,15 +342,53 @@ def write_image(path: str | os.PathLike[str], image: np.ndarray, quality: int = 
         options["quality"] = int(quality)
     elif fmt == "PNG":
         options["compress_level"] = PNG_COMPRESS_LEVEL
-    _save(Image.fromarray(image), path, fmt, options)
+    _save(Image.fromarray(image), path, fmt, options, replace, mark)
 
 
-def _save(image: Image.Image, path: str | os.PathLike[str], fmt: str, options: dict[str, object]) -> None:
+def _save(
+    image: Image.Image,
+    path: str | os.PathLike[str],
+    fmt: str,
+    options: dict[str, object],
+    replace: bool | FileStamp = True,
+    mark: str | None = None,
+) -> None:
+    if mark is not None:
+        if fmt == "PNG":
+            info = PngImagePlugin.PngInfo()
+            info.add_text("Software", mark)
+            options = {**options, "pnginfo": info}
+        elif fmt == "JPEG":
+            options = {**options, "comment": mark.encode()}
     try:
-        with atomic_write(path) as tmp:
+        with atomic_write(path, replace=replace) as tmp:
             image.save(tmp, format=fmt, **options)
     except OSError as error:
         raise OutputError(
             f"{path}: cannot write ({error.strerror or error}); check that the folder "
             "is writable and the disk has space"
         ) from None
+
+
+def read_mark(path: str | os.PathLike[str]) -> str | None:
+    """The mark :func:`write_image` / :func:`write_alpha` stored in a PNG or JPEG, or ``None``.
+
+    Reads the header only (PNG text chunks before the pixels, the JPEG
+    comment); any file that cannot be read as an image has no mark.
+    """
+    try:
+        with _PIL_LIMIT_LOCK, warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            previous = Image.MAX_IMAGE_PIXELS
+            Image.MAX_IMAGE_PIXELS = None  # header only: no pixels are decoded here, any size is fine
+            try:
+                image = Image.open(path)
+            finally:
+                Image.MAX_IMAGE_PIXELS = previous
+        with image:
+            value = image.info.get("Software") if image.format == "PNG" else image.info.get("comment")
+    except (OSError, SyntaxError, ValueError):
+        return None
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    return value if isinstance(value, str) else None

@@ -39,8 +39,9 @@ from typing import Any
 
 import numpy as np
 
-from gfm.errors import InputError
+from gfm.errors import InputError, OutputError
 from gfm.io import atomic_write, read_alpha, read_image, write_alpha
+from gfm.io.atomic import remove_stale_temporaries
 from gfm.data.layouts import is_image_file
 from gfm.metrics.datasets import EvalDataset, EvalSample
 from gfm.metrics.matting import (
@@ -248,8 +249,14 @@ def _format_csv(rows: Mapping[str, dict[str, Any]]) -> str:
 
 
 def _write_text(path: Path, text: str) -> None:
-    with atomic_write(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+    try:
+        with atomic_write(path) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise OutputError(
+            f"{path}: cannot write the report ({error.strerror or error}); check that the --out folder is writable "
+            "and the disk has space, or choose another --out"
+        ) from None
 
 
 def _read_csv(path: Path, names: set[str]) -> dict[str, dict[str, Any]]:
@@ -263,6 +270,8 @@ def _read_csv(path: Path, names: set[str]) -> dict[str, dict[str, Any]]:
                 )
             rows: dict[str, dict[str, Any]] = {}
             for record in reader:
+                if any(record.get(k) in (None, "") for k in (*METRIC_NAMES, "prediction")):
+                    continue  # an incomplete row (the file was cut short): that image is scored again
                 name = record["name"]
                 if name not in names:
                     raise InputError(
@@ -472,7 +481,13 @@ def evaluate(
         "settings": settings,
         "environment": dict(environment or {}),
     }
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise OutputError(f"{out}: exists and is not a folder; --out needs a folder for the reports") from None
+    except OSError as error:
+        raise OutputError(f"{out}: cannot create the report folder ({error.strerror or error}); choose another --out") from None
+    remove_stale_temporaries(out)  # what a killed run's report writes left
     # Mark the folder as this evaluation's before any row is written, so a
     # later resume never mixes in rows of an older, different run.
     _write_text(json_path, json.dumps(summary, indent=1) + "\n")

@@ -98,9 +98,61 @@ def read_checkpoint(path: str | os.PathLike[str]) -> Any:
                         f"{path}: zip archive holds {len(members)} model files ({', '.join(members[:5]) or 'none'}); "
                         "extract the one you want and pass it directly"
                     )
-                data = io.BytesIO(archive.read(members[0]))
-                return _torch_load(data, f"{path}!{members[0]}")
+                return _load_archive_member(archive, archive.getinfo(members[0]), f"{path}!{members[0]}")
     return _torch_load(path, str(path))
+
+
+# A model file inside a zip archive larger than this is refused before it is read:
+# the largest released GFM checkpoint (r101) is about 2 GB.
+MAX_ARCHIVED_CHECKPOINT_BYTES = 3 << 30
+
+# First bytes of a PyTorch file: a zip (torch >= 1.6) or a protocol-2+ pickle (older).
+_TORCH_MAGIC = (b"PK\x03\x04", b"\x80")
+
+
+def _load_archive_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, label: str) -> Any:
+    """Load one model file of a zip archive, streamed to a temporary file.
+
+    Memory stays that of the checkpoint itself (never the archive member read
+    whole, then copied); the member's size is capped (declared and actual, as
+    a forged header can lie), and a member that does not start like a PyTorch
+    file is refused before anything is extracted.
+    """
+    import tempfile
+    import zlib
+
+    if info.flag_bits & 0x1:
+        raise CheckpointError(f"{label}: the archive member is encrypted; extract it and pass the file directly")
+    too_large = (
+        f"{label}: the archive member is over {MAX_ARCHIVED_CHECKPOINT_BYTES / 2**30:g} GiB, larger than any GFM "
+        "checkpoint; refusing to read it (extract the file and pass it directly if you trust it)"
+    )
+    if info.file_size > MAX_ARCHIVED_CHECKPOINT_BYTES:
+        raise CheckpointError(too_large)
+    with tempfile.TemporaryDirectory(prefix="gfm-checkpoint-") as folder:
+        extracted = Path(folder) / "member.pth"
+        try:
+            with archive.open(info) as source, open(extracted, "wb") as target:
+                head = source.read(4)
+                if not head.startswith(_TORCH_MAGIC):
+                    raise CheckpointError(
+                        f"{label}: not a PyTorch checkpoint (it does not start like one); the archive holds another kind of file"
+                    )
+                target.write(head)
+                copied = len(head)
+                while chunk := source.read(1 << 20):
+                    copied += len(chunk)
+                    if copied > MAX_ARCHIVED_CHECKPOINT_BYTES:
+                        raise CheckpointError(too_large)
+                    target.write(chunk)
+        except (zipfile.BadZipFile, zlib.error, EOFError) as error:
+            raise CheckpointError(f"{label}: the zip archive is corrupt ({error}); download it again") from None
+        except OSError as error:
+            raise CheckpointError(
+                f"{label}: cannot extract the archive member to {folder} ({error.strerror or error}); "
+                "extract it yourself and pass the file directly"
+            ) from None
+        return _torch_load(extracted, label)
 
 
 def _unwrap_state_dict(obj: Any, label: str) -> dict[str, torch.Tensor]:
@@ -318,8 +370,13 @@ def save_checkpoint(
     *,
     normalization: Normalization = RAW_255,
     provenance: dict[str, Any] | None = None,
+    replace: bool = True,
 ) -> Path:
-    """Write ``model`` in our format (atomically), with its config and metadata."""
+    """Write ``model`` in our format (atomically), with its config and metadata.
+
+    ``replace=False`` never replaces a file at ``path``, even one that appears
+    while the model is written (:class:`gfm.errors.OutputClashError`).
+    """
     from gfm.io.atomic import atomic_write
 
     payload = {
@@ -330,7 +387,7 @@ def save_checkpoint(
         "provenance": dict(provenance or {}),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
     }
-    with atomic_write(path) as tmp:
+    with atomic_write(path, replace=replace) as tmp:
         torch.save(payload, tmp)
     return Path(path)
 

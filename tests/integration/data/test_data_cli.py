@@ -139,3 +139,65 @@ def test_prepare_resumes_after_a_kill(tmp_path: Path) -> None:
     assert f"{40 - done_before} computed, {done_before} already cached, 0 failed" in result.stderr
     assert len(finished()) == 40
     assert not [p for p in out_dir.iterdir() if p.name.startswith(".")]  # leftovers cleaned
+
+
+def test_compose_skips_unreadable_files_like_prepare(
+    am2k_copy: Path, backgrounds_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A corrupt foreground and a corrupt background: the rest is composed, both are listed, exit 1; --strict stops."""
+    import shutil
+
+    backgrounds_dir = Path(shutil.copytree(backgrounds_dir, tmp_path / "backgrounds", ignore=shutil.ignore_patterns("gfm-cache")))  # shared fixture
+    bad_fg = am2k_copy / "original" / "sample2.jpg"
+    bad_fg.write_bytes(bad_fg.read_bytes()[:2000])
+    for extra in sorted(backgrounds_dir.iterdir())[2:]:
+        extra.unlink()  # two backgrounds for k=2: every foreground meets the bad one
+    bad_bg = sorted(backgrounds_dir.iterdir())[0]
+    bad_bg.write_bytes(b"garbage")
+    assert _compose(am2k_copy, backgrounds_dir, tmp_path / "a", "--route", "coco", "--fg-method", "ml") == 1
+    err = capsys.readouterr().err
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert manifest["complete"] is True
+    failed = [f["file"] for f in manifest["failures"]]
+    assert str(bad_fg) in failed
+    assert all(not r["name"].startswith("sample2_") for r in manifest["samples"])
+    assert failed.count(str(bad_bg)) == 2 and len(manifest["samples"]) == 2  # two readable foregrounds, k=2 each
+    assert f"{len(manifest['samples'])} composites, {len(failed)} unreadable file(s) skipped" in err
+    assert f"skipped: {bad_fg}: cannot decode image" in err
+    listed = {f for r in manifest["samples"] for f in r["files"].values()}
+    written = {str(p.relative_to(tmp_path / "a")) for p in (tmp_path / "a").rglob("*.png")}
+    assert listed == written  # the manifest lists exactly the files there
+    assert _compose(am2k_copy, backgrounds_dir, tmp_path / "b", "--route", "coco", "--fg-method", "ml", "--strict") == 2
+    assert f"gfm compose: error: {bad_bg}: not an image file" in capsys.readouterr().err  # sample1 meets it first
+
+
+def test_an_interrupted_compose_leaves_a_consistent_manifest(
+    am2k_copy: Path, backgrounds_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gfm.data.materialise as materialise
+
+    real = materialise.compose
+    calls = []
+
+    def compose_then_interrupt(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(materialise, "compose", compose_then_interrupt)
+    assert _compose(am2k_copy, backgrounds_dir, tmp_path / "a", "--route", "coco", "--fg-method", "ml") == 130
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert manifest["complete"] is False and len(manifest["samples"]) == 2
+    listed = {f for r in manifest["samples"] for f in r["files"].values()}
+    assert listed == {str(p.relative_to(tmp_path / "a")) for p in (tmp_path / "a").rglob("*.png")}
+
+
+def test_broken_links_in_a_dataset_are_reported_not_lost(am2k_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (am2k_copy / "original" / "ghost.jpg").symlink_to("missing.jpg")
+    (am2k_copy / "mask" / "ghost.png").symlink_to("missing.png")
+    (am2k_copy / "original" / "loop.jpg").symlink_to("loop.jpg")
+    assert main(["data", "check", str(am2k_copy), "--no-progress"]) == 1
+    out = capsys.readouterr().out
+    assert f"{am2k_copy / 'original' / 'ghost.jpg'}: broken symbolic link (it points to missing.jpg" in out
+    assert "loop.jpg" in out

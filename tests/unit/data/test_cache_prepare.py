@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,10 @@ def test_foregrounds_are_cached_and_rerun_skips_them(am2k_copy: Path) -> None:
     third = run_tasks(tasks, progress=False)
     assert (third.done, third.skipped) == (1, 2)
     assert not [p for p in (am2k_copy / "gfm-cache").rglob("*.tmp*") if p.name != ".sample2.png.abc.tmp.png"]
+    stale = fg.parent / ".sample1.png.k2j4_x9a.tmp.png"  # killed while nothing was left to do
+    stale.write_bytes(b"partial")
+    os.utime(stale, (1e9, 1e9))
+    assert (run_tasks(tasks, progress=False).skipped, stale.exists()) == (3, False)
 
 
 def test_a_corrupt_file_is_reported_and_skipped(am2k_copy: Path) -> None:
