@@ -14,6 +14,7 @@ behind.
 
 from __future__ import annotations
 
+import io
 import os
 import threading
 import warnings
@@ -55,29 +56,34 @@ _WRITE_FORMATS = {
 _NO_ALPHA_FORMATS = frozenset({"JPEG", "BMP"})
 
 
-def _open(path: Path) -> Image.Image:
-    if not path.exists():
+def _open(path: Path, data: bytes | None = None, max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Image:
+    """Open and decode ``path``, or the encoded ``data`` (an upload) named ``path`` in messages;
+    refuse images over ``max_pixels`` from their header, before decoding."""
+    if data is not None:
+        if not data:
+            raise InputError(f"{path}: the upload is empty (0 bytes); send the image file's contents")
+    elif not path.exists():
         raise InputError(f"{path}: no such file")
-    if path.is_dir():
+    elif path.is_dir():
         raise InputError(f"{path}: is a folder, not an image file")
-    if path.stat().st_size == 0:
+    elif path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty (0 bytes); re-export or re-download it")
     too_large = (
         f"{path}: image too large; downscale it below "
-        f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels first"
+        f"{max_pixels / 1_000_000:.3g} megapixels first"
     )
     try:
         # Header only: Image.open reads the size without decoding pixels.
         with _PIL_LIMIT_LOCK, warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             previous = Image.MAX_IMAGE_PIXELS
-            Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+            Image.MAX_IMAGE_PIXELS = max_pixels
             try:
-                image = Image.open(path)
+                image = Image.open(path if data is None else io.BytesIO(data))
             finally:
                 Image.MAX_IMAGE_PIXELS = previous
         width, height = image.size
-        if width * height > MAX_IMAGE_PIXELS:
+        if width * height > max_pixels:
             image.close()
             raise InputError(f"{too_large} (it is {width} x {height})")
         try:
@@ -139,6 +145,20 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     path = Path(path)
     with _open(path) as opened:  # closes the file of multi-frame images too
         return _to_rgb(opened, path)
+
+
+def decode_image(data: bytes, name: str = "upload", max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
+    """Decode an encoded image (the bytes of a JPEG, PNG ... file) as RGB.
+
+    Same conversions and messages as :func:`read_image`; ``name`` stands for
+    the file in messages. Images over ``max_pixels`` are refused from their
+    header, before any pixel is decoded. Nothing is written to disk.
+
+    Raises:
+        InputError: empty, truncated, corrupt, non-image or too large data.
+    """
+    with _open(Path(name), data, max_pixels) as opened:
+        return _to_rgb(opened, Path(name))
 
 
 def _to_rgb(image: Image.Image, path: Path) -> np.ndarray:
