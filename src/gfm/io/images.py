@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from gfm.errors import InputError, OutputError
+from gfm.errors import ImageTooLargeError, InputError, OutputError
 from gfm.io.atomic import atomic_write
 
 # zlib level of PNG outputs. Pillow's default (6) spends 0.59 s on a 1620x1080 RGBA
@@ -85,14 +85,14 @@ def _open(path: Path, data: bytes | None = None, max_pixels: int = MAX_IMAGE_PIX
         width, height = image.size
         if width * height > max_pixels:
             image.close()
-            raise InputError(f"{too_large} (it is {width} x {height})")
+            raise ImageTooLargeError(f"{too_large} (it is {width} x {height})")
         try:
             image.load()
         except BaseException:
             image.close()  # a failed decode would otherwise leak the file handle
             raise
     except Image.DecompressionBombError as error:
-        raise InputError(f"{too_large} ({error})") from None
+        raise ImageTooLargeError(f"{too_large} ({error})") from None
     except Image.UnidentifiedImageError:
         raise InputError(f"{path}: not an image file PIL can read (corrupt or unsupported format)") from None
     except PermissionError:
