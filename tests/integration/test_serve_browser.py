@@ -1,0 +1,140 @@
+"""The page in a real browser: headless Chromium drives a real `gfm serve` on 127.0.0.1.
+
+Needs Debian's ``chromium`` and ``chromium-driver`` (``make test`` installs them when
+it runs as root with apt-get) and Selenium (the dev extra). Without them the test
+is skipped with a message that says what to install.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import gfm
+from live_server import LiveServer, gfm_serve
+
+EXAMPLES = Path(__file__).parents[2] / "examples" / "original"
+PHOTO = EXAMPLES / "sample2.jpg"  # 800 x 1200
+
+pytest.importorskip("fastapi", reason="the serve extra is not installed (pip install 'gfm[serve]')")
+webdriver = pytest.importorskip("selenium.webdriver", reason="Selenium is not installed (pip install selenium, or the dev extra)")
+
+
+def _find(*names: str) -> str | None:
+    return next((path for path in map(shutil.which, names) if path), None)
+
+
+CHROMIUM = _find("chromium", "chromium-browser", "google-chrome")
+CHROMEDRIVER = _find("chromedriver")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        CHROMIUM is None or CHROMEDRIVER is None,
+        reason="no Chromium: install Debian's chromium and chromium-driver (apt-get install chromium chromium-driver; "
+        "`make test` does it when run as root) to run the real-browser test",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    checkpoint = gfm.save_checkpoint(gfm.create_model("tiny", "TT"), tmp_path_factory.mktemp("weights") / "tiny_tt.pth")
+    with gfm_serve(checkpoint, "-q") as live:
+        yield live
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[object]:
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    options = Options()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,900", "--no-first-run"):
+        options.add_argument(argument)
+    options.add_experimental_option("prefs", {"download.default_directory": str(tmp_path), "download.prompt_for_download": False})
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _wait(condition, timeout: float = 60.0, what: str = "the page") -> object:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+# The alpha channel of the displayed PNG along one image row.
+_ROW_ALPHA = """
+const img = document.querySelector('#view');
+const canvas = document.createElement('canvas');
+canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+const context = canvas.getContext('2d');
+context.drawImage(img, 0, 0);
+const data = context.getImageData(arguments[0], arguments[1], arguments[2], 1).data;
+const alpha = [];
+for (let i = 3; i < data.length; i += 4) alpha.push(data[i]);
+return alpha;
+"""
+
+
+def test_upload_correct_and_download_in_a_real_browser(server: LiveServer, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    driver = browser
+    driver.get(server.url + "/")
+    assert "gfm" in driver.title
+    _wait(lambda: "tiny-TT" in driver.find_element(By.ID, "model-info").text, what="the model description")
+
+    # Upload a photo and wait for its cutout.
+    driver.find_element(By.ID, "files").send_keys(str(PHOTO))
+    view = driver.find_element(By.ID, "view")
+    _wait(lambda: driver.find_element(By.TAG_NAME, "body").get_attribute("data-state") == "ready" and view.get_attribute("data-output") == "cutout", what="the first cutout")
+    assert driver.execute_script("return [document.querySelector('#view').naturalWidth, document.querySelector('#view').naturalHeight]") == [800, 1200]
+    assert "matted in" in driver.find_element(By.ID, "status").text
+
+    # A horizontal stroke through the middle: image row 600, x from 240 to 560 (brush radius >= 10 px).
+    x0, x1, row = 260, 540, 600
+    before = driver.execute_script(_ROW_ALPHA, x0, row, x1 - x0)
+    kind, target = ("background", 0) if np.mean(before) > 127 else ("foreground", 255)
+    assert any(a != target for a in before), "the stroke would change nothing; pick another place"
+    driver.find_element(By.CSS_SELECTOR, f'input[name="brush"][value="{kind}"]').click()
+    layer = driver.find_element(By.ID, "hint-layer")
+    width = layer.size["width"]
+    version = view.get_attribute("data-version")
+    ActionChains(driver).move_to_element_with_offset(layer, int(-0.2 * width), 0).click_and_hold().move_by_offset(int(0.4 * width) // 2, 0).move_by_offset(int(0.4 * width) - int(0.4 * width) // 2, 0).release().perform()
+    _wait(lambda: view.get_attribute("data-version") != version and driver.find_element(By.TAG_NAME, "body").get_attribute("data-state") == "ready", what="the corrected cutout")
+    after = driver.execute_script(_ROW_ALPHA, x0, row, x1 - x0)
+    assert all(a == target for a in after), f"the {kind} stroke did not set alpha {target} along it: {after}"
+    assert "corrected in" in driver.find_element(By.ID, "status").text
+
+    # The glance trimap overlay shows the map the fusion used, the stroke included.
+    driver.find_element(By.ID, "trimap-toggle").click()
+    _wait(lambda: driver.execute_script("const c = document.querySelector('#trimap-layer'); return !c.hidden && c.width === 800"), what="the trimap overlay")
+
+    # Download the cutout: the file carries the correction.
+    driver.find_element(By.ID, "download-cutout").click()
+    target_file = tmp_path / "sample2_cutout.png"
+    _wait(lambda: target_file.is_file() and not list(tmp_path.glob("*.crdownload")), what="the downloaded cutout")
+    with Image.open(target_file) as downloaded:
+        assert downloaded.mode == "RGBA" and downloaded.size == (800, 1200)
+        alpha = np.asarray(downloaded)[row, x0:x1, 3]
+    assert (alpha == target).all()
+
+    errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+    assert not errors, errors
