@@ -329,3 +329,22 @@ def test_busy_is_503_with_retry_after(client: TestClient, service: MattingServic
     finally:
         service.admitted = 0
     assert _matte(client, photo, "alpha").status_code == 200
+
+
+def test_previews_are_scaled_outputs(client: TestClient, photo: bytes) -> None:
+    first = _matte(client, photo, "alpha")
+    full = np.asarray(_decode(first.content))
+    session = first.headers["x-gfm-session"]
+    preview = client.post(f"/api/sessions/{session}/matte", params={"output": "cutout", "max_side": 150})
+    assert preview.status_code == 200
+    assert preview.headers["x-gfm-image-size"] == "200x300" and preview.headers["x-gfm-output-size"] == "100x150"
+    small = np.asarray(_decode(preview.content))
+    assert small.shape == (150, 100, 4)
+    # the preview's alpha is the full alpha scaled down (area average), within 8-bit rounding
+    import cv2
+
+    expected = cv2.resize(full.astype(np.float32), (100, 150), interpolation=cv2.INTER_AREA)
+    assert np.abs(small[..., 3].astype(np.float32) - expected).max() <= 1.0
+    same = client.post(f"/api/sessions/{session}/matte", params={"output": "alpha", "max_side": 500})
+    assert same.headers["x-gfm-output-size"] == "200x300"  # never enlarged
+    assert client.post(f"/api/sessions/{session}/matte", params={"max_side": 3}).status_code == 422

@@ -78,14 +78,16 @@ def _wait(condition, timeout: float = 60.0, what: str = "the page") -> object:  
     raise AssertionError(f"timed out waiting for {what}")
 
 
-# The alpha channel of the displayed PNG along one image row.
+# The alpha channel of the displayed PNG along one row, in the photo's coordinates (the page
+# shows a preview that may be smaller than the photo).
 _ROW_ALPHA = """
 const img = document.querySelector('#view');
+const scale = img.naturalWidth / arguments[3];
 const canvas = document.createElement('canvas');
 canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
 const context = canvas.getContext('2d');
 context.drawImage(img, 0, 0);
-const data = context.getImageData(arguments[0], arguments[1], arguments[2], 1).data;
+const data = context.getImageData(Math.ceil(arguments[0] * scale), Math.round(arguments[1] * scale), Math.floor((arguments[0] + arguments[2]) * scale) - Math.ceil(arguments[0] * scale), 1).data;
 const alpha = [];
 for (let i = 3; i < data.length; i += 4) alpha.push(data[i]);
 return alpha;
@@ -105,12 +107,13 @@ def test_upload_correct_and_download_in_a_real_browser(server: LiveServer, brows
     driver.find_element(By.ID, "files").send_keys(str(PHOTO))
     view = driver.find_element(By.ID, "view")
     _wait(lambda: driver.find_element(By.TAG_NAME, "body").get_attribute("data-state") == "ready" and view.get_attribute("data-output") == "cutout", what="the first cutout")
-    assert driver.execute_script("return [document.querySelector('#view').naturalWidth, document.querySelector('#view').naturalHeight]") == [800, 1200]
+    preview = driver.execute_script("return [document.querySelector('#view').naturalWidth, document.querySelector('#view').naturalHeight]")
+    assert 0.66 == pytest.approx(preview[0] / preview[1], abs=0.01) and 512 <= max(preview) <= 1200  # the photo, or a preview of it
     assert "matted in" in driver.find_element(By.ID, "status").text
 
     # A horizontal stroke through the middle: image row 600, x from 240 to 560 (brush radius >= 10 px).
     x0, x1, row = 260, 540, 600
-    before = driver.execute_script(_ROW_ALPHA, x0, row, x1 - x0)
+    before = driver.execute_script(_ROW_ALPHA, x0, row, x1 - x0, 800)
     kind, target = ("background", 0) if np.mean(before) > 127 else ("foreground", 255)
     assert any(a != target for a in before), "the stroke would change nothing; pick another place"
     driver.find_element(By.CSS_SELECTOR, f'input[name="brush"][value="{kind}"]').click()
@@ -119,13 +122,13 @@ def test_upload_correct_and_download_in_a_real_browser(server: LiveServer, brows
     version = view.get_attribute("data-version")
     ActionChains(driver).move_to_element_with_offset(layer, int(-0.2 * width), 0).click_and_hold().move_by_offset(int(0.4 * width) // 2, 0).move_by_offset(int(0.4 * width) - int(0.4 * width) // 2, 0).release().perform()
     _wait(lambda: view.get_attribute("data-version") != version and driver.find_element(By.TAG_NAME, "body").get_attribute("data-state") == "ready", what="the corrected cutout")
-    after = driver.execute_script(_ROW_ALPHA, x0, row, x1 - x0)
+    after = driver.execute_script(_ROW_ALPHA, x0, row, x1 - x0, 800)
     assert all(a == target for a in after), f"the {kind} stroke did not set alpha {target} along it: {after}"
     assert "corrected in" in driver.find_element(By.ID, "status").text
 
     # The glance trimap overlay shows the map the fusion used, the stroke included.
     driver.find_element(By.ID, "trimap-toggle").click()
-    _wait(lambda: driver.execute_script("const c = document.querySelector('#trimap-layer'); return !c.hidden && c.width === 800"), what="the trimap overlay")
+    _wait(lambda: driver.execute_script("const c = document.querySelector('#trimap-layer'); return !c.hidden && c.width === document.querySelector('#view').naturalWidth"), what="the trimap overlay")
 
     # Download the cutout: the file carries the correction.
     driver.find_element(By.ID, "download-cutout").click()

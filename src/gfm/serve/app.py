@@ -81,14 +81,14 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
     return JSONResponse({"detail": message}, status_code=status, headers=headers)
 
 
-def _options(output: str, foreground: str, background: str, alpha_bits: int, background_image: bytes | None) -> RenderOptions:
+def _options(output: str, foreground: str, background: str, alpha_bits: int, max_side: int | None, background_image: bytes | None) -> RenderOptions:
     if alpha_bits not in (8, 16):
         raise UploadError(422, f"alpha_bits must be 8 or 16, got {alpha_bits}")
     try:
         colour = parse_color(background)
     except InputError as error:
         raise UploadError(422, f"background: {error}") from None
-    return RenderOptions(output, foreground, colour, background_image, alpha_bits)
+    return RenderOptions(output, foreground, colour, background_image, alpha_bits, max_side)
 
 
 def _png_response(rendered: Rendered, service: MattingService) -> Response:
@@ -97,6 +97,7 @@ def _png_response(rendered: Rendered, service: MattingService) -> Response:
     headers = {
         "X-GFM-Session": rendered.session.id,
         "X-GFM-Image-Size": f"{width}x{height}",
+        "X-GFM-Output-Size": f"{rendered.size[1]}x{rendered.size[0]}",
         "X-GFM-Model": str(service.describe.get("summary", "")),
         "X-GFM-Time-Ms": f"{sum(rendered.timings.values()):.1f}",
         "Server-Timing": timing,
@@ -162,6 +163,7 @@ def create_app(service: MattingService) -> FastAPI:
         foreground: ForegroundMethod = Query("ml", description="foreground colours: ml (pymatting multi-level) or none (image x alpha)"),
         background: str = Query("white", description="composite colour: a name, #rrggbb or r,g,b"),
         alpha_bits: int = Query(8, description="bit depth of output=alpha: 8 or 16"),
+        max_side: int | None = Query(None, ge=16, le=65536, description="a preview: scale the output so that its longer side is at most this many pixels (faster foreground colours); default full size"),
     ) -> Response:
         async with service.admission():
             body = await read_body(request.stream(), request.headers.get("content-length"), service.settings.max_upload_bytes, service.settings.upload_timeout_s)
@@ -175,7 +177,7 @@ def create_app(service: MattingService) -> FastAPI:
                 image, hint, background_image = body, None, None
             else:
                 raise UploadError(415, f"Content-Type {kind or '(none)'} is not an image; send the photo as multipart/form-data field 'image' or as the raw body with Content-Type image/jpeg, image/png ...")
-            options = _options(output, foreground, background, alpha_bits, background_image)
+            options = _options(output, foreground, background, alpha_bits, max_side, background_image)
             rendered = await service.compute(lambda: service.analyse(image, hint, options))
         return _png_response(rendered, service)
 
@@ -187,6 +189,7 @@ def create_app(service: MattingService) -> FastAPI:
         foreground: ForegroundMethod = Query("ml", description="foreground colours: ml or none"),
         background: str = Query("white", description="composite colour: a name, #rrggbb or r,g,b"),
         alpha_bits: int = Query(8, description="bit depth of output=alpha: 8 or 16"),
+        max_side: int | None = Query(None, ge=16, le=65536, description="a preview: scale the output so that its longer side is at most this many pixels (faster foreground colours); default full size"),
     ) -> Response:
         service.sessions.get(session_id)  # 404 before reading a body for nothing
         async with service.admission():
@@ -201,7 +204,7 @@ def create_app(service: MattingService) -> FastAPI:
                 hint, background_image = body, None
             else:
                 raise UploadError(415, f"Content-Type {kind or '(none)'}: send the hint map as a PNG (Content-Type image/png) or as the multipart/form-data field 'hint'")
-            options = _options(output, foreground, background, alpha_bits, background_image)
+            options = _options(output, foreground, background, alpha_bits, max_side, background_image)
             rendered = await service.compute(lambda: service.correct(session_id, hint, options))
         return _png_response(rendered, service)
 

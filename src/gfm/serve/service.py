@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -64,6 +65,7 @@ class Rendered:
     png: bytes
     timings: dict[str, float]
     session: Session
+    size: tuple[int, int]  # (H, W) of the output: the image's, or a preview's
 
 
 @dataclass
@@ -74,20 +76,32 @@ class Session:
         id: unguessable (others cannot fetch your image).
         image: ``(H, W, 3)`` uint8 RGB.
         maps: the network's outputs of the image.
-        last: the latest fusion and foreground colours, reused when the next
-            request has the same hint (downloads after a correction).
+        last: the latest fusion, and foreground colours by (method, size), reused
+            when the next request has the same hint (downloads after a correction).
+        previews: the image scaled to a preview size (one kept).
     """
 
     id: str
     image: np.ndarray
     maps: NetworkMaps
     lock: threading.Lock = field(default_factory=threading.Lock)
-    last: tuple[bytes, MattingResult, dict[str, np.ndarray]] | None = None
+    last: tuple[bytes, MattingResult, dict[tuple[str, tuple[int, int]], np.ndarray]] | None = None
+    previews: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
 
     @property
     def nbytes(self) -> int:
-        # image, maps, and the cached result: alpha (4), trimap (1) and foreground colours (3) a pixel
-        return self.image.nbytes + self.maps.nbytes + self.image.shape[0] * self.image.shape[1] * 8
+        # image, maps, and the cached result: alpha (4), trimap (1) and foreground colours (3) a
+        # pixel at full size, and as much again at most for a preview (image, colours)
+        return self.image.nbytes + self.maps.nbytes + self.image.shape[0] * self.image.shape[1] * 14
+
+    def image_at(self, size: tuple[int, int]) -> np.ndarray:
+        """The image at ``(H, W)``: itself, or a cached downscaled copy."""
+        if size == self.size:
+            return self.image
+        if size not in self.previews:
+            self.previews.clear()
+            self.previews[size] = cv2.resize(self.image, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+        return self.previews[size]
 
     @property
     def size(self) -> tuple[int, int]:
@@ -147,6 +161,9 @@ class RenderOptions:
         background: composite background, an RGB colour ...
         background_image: ... or an encoded image (resized to cover).
         alpha_bits: 8 or 16 for ``alpha``.
+        max_side: a preview: the output scaled down so that its longer side is at
+            most this (the foreground colours are then estimated at that size,
+            which keeps corrections of large photos interactive); ``None``: full size.
     """
 
     output: str = "cutout"
@@ -154,6 +171,14 @@ class RenderOptions:
     background: tuple[int, int, int] = (255, 255, 255)
     background_image: bytes | None = None
     alpha_bits: int = 8
+    max_side: int | None = None
+
+    def size_for(self, height: int, width: int) -> tuple[int, int]:
+        """The output ``(H, W)`` of an image of ``(height, width)``."""
+        if self.max_side is None or max(height, width) <= self.max_side:
+            return height, width
+        scale = self.max_side / max(height, width)
+        return max(1, round(height * scale)), max(1, round(width * scale))
 
 
 class MattingService:
@@ -234,35 +259,42 @@ class MattingService:
 
     def _render(self, session: Session, hint_bytes: bytes | None, hints: np.ndarray | None, options: RenderOptions, timings: dict[str, float]) -> Rendered:
         key = hashlib.sha256(hint_bytes or b"").digest()
+        size = options.size_for(*session.size)
         with session.lock:  # one render of a session at a time; the cache is per session
             if session.last is not None and session.last[0] == key:
                 _, result, foregrounds = session.last
             else:
                 with _timed(timings, "fusion"):
-                    result = self.guided.fuse(session.maps, hints)
+                    result = self.guided.fuse(session.maps, hints)  # always at full size: milliseconds
                 foregrounds = {}
                 session.last = (key, result, foregrounds)
+            image = session.image_at(size)
+            alpha, trimap = result.alpha, result.trimap
+            assert trimap is not None  # GuidedPredictor.fuse always returns it
+            if size != session.size:
+                alpha = cv2.resize(alpha, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+                trimap = cv2.resize(trimap, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
             foreground = None
             if options.output in FOREGROUND_OUTPUTS:
-                foreground = foregrounds.get(options.foreground)
+                foreground = foregrounds.get((options.foreground, size))
                 if foreground is None:
                     with _timed(timings, "foreground"):
-                        foreground = estimate_foreground(session.image, result.alpha, options.foreground)
-                    foregrounds.clear()  # one method cached: bounded memory
-                    foregrounds[options.foreground] = foreground
+                        foreground = estimate_foreground(image, alpha, options.foreground)
+                    for stale in [k for k in foregrounds if k[1] == size]:  # one method a size: bounded memory
+                        del foregrounds[stale]
+                    foregrounds[(options.foreground, size)] = foreground
+            output = self._output(alpha, trimap, foreground, options)
             with _timed(timings, "encode"):
-                png = encode_png(self._output(session, result, foreground, options))
-        return Rendered(png, timings, session)
+                png = encode_png(output)
+        return Rendered(png, timings, session, size)
 
-    def _output(self, session: Session, result: MattingResult, foreground: np.ndarray | None, options: RenderOptions) -> np.ndarray:
-        alpha = result.alpha
+    def _output(self, alpha: np.ndarray, trimap: np.ndarray, foreground: np.ndarray | None, options: RenderOptions) -> np.ndarray:
         if options.output == "alpha":
             if options.alpha_bits == 16:
                 return np.clip(np.rint(alpha * 65535.0), 0, 65535).astype(np.uint16)
             return np.clip(np.rint(alpha * 255.0), 0, 255).astype(np.uint8)
         if options.output == "trimap":
-            assert result.trimap is not None  # GuidedPredictor.fuse always returns it
-            return result.trimap
+            return trimap
         assert foreground is not None
         if options.output == "cutout":
             return cutout(foreground, alpha)

@@ -49,6 +49,15 @@ async function errorMessage(response) {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+// What the page shows is a preview no larger than the screen can show: the server then
+// estimates the foreground colours at that size, so corrections of large photos stay
+// quick. Downloads are always at full size.
+function previewSide() {
+  const stage = $("#stage");
+  const side = Math.max(stage.clientWidth, stage.clientHeight) * (window.devicePixelRatio || 1);
+  return Math.min(2048, Math.max(512, Math.ceil(side)));
+}
+
 // POST with the server's back-pressure honoured: a 503 says when to come back.
 async function post(url, body, headers) {
   for (let attempt = 0; ; attempt++) {
@@ -131,7 +140,7 @@ async function upload(photo) {
   if (photo.hints && photo.hintCount) form.append("hint", await hintPng(photo), "hint.png");
   let response;
   try {
-    response = await post("/api/matte?output=cutout", form);
+    response = await post(`/api/matte?output=cutout&max_side=${previewSide()}`, form);
   } catch (error) {
     fail(photo, `${photo.name}: the server did not answer (${error.message})`);
     return;
@@ -300,7 +309,7 @@ async function requestOutput(photo, output, extra) {
 }
 
 async function fetchOutput(photo, output) {
-  const response = await requestOutput(photo, output);
+  const response = await requestOutput(photo, output, { params: { max_side: previewSide() } });
   if (response) await storeOutput(photo, output, await response.blob());
   return response;
 }
@@ -320,7 +329,7 @@ async function correct(photo) {
       setState("busy", `Correcting ${photo.name}…`);
       const started = performance.now();
       const view = currentView() === "original" ? "cutout" : currentView();
-      const response = await requestOutput(photo, view);
+      const response = await requestOutput(photo, view, { params: { max_side: previewSide() } });
       if (!response) return;
       forgetOutputs(photo, null);
       await storeOutput(photo, view, await response.blob());
