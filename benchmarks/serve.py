@@ -102,6 +102,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=24)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--queue", type=int, default=8)
+    parser.add_argument("--max-side", type=int, help="ask for previews of this size, as the page does (default: full size)")
     args = parser.parse_args()
 
     photo = args.image.read_bytes()
@@ -115,9 +116,10 @@ def main() -> None:
             model = str(gfm.save_checkpoint(gfm.create_model("r34", "TT"), Path(folder) / "r34_tt_random.pth"))
         process, port, log = start_server(model, args.queue)
         try:
-            path = f"/api/matte?output={args.output}"
+            preview = f"&max_side={args.max_side}" if args.max_side else ""
+            path = f"/api/matte?output={args.output}{preview}"
             request(port, "POST", path, photo)  # warm-up: first-call costs of PyTorch and pymatting
-            print(f"{args.image.name} ({width}x{height}), output {args.output}, model {model}")
+            print(f"{args.image.name} ({width}x{height}), output {args.output}{preview}, model {model}")
             session = ""
             for _ in range(args.repeat):
                 status, headers, _, seconds = request(port, "POST", path, photo)
@@ -125,7 +127,7 @@ def main() -> None:
                 print(f"  first matte  {status}  {seconds * 1000:7.0f} ms   server: {headers.get('server-timing')}")
             hint = hint_png(width, height)
             for _ in range(args.repeat):
-                status, headers, _, seconds = request(port, "POST", f"/api/sessions/{session}/matte?output={args.output}", hint, "image/png")
+                status, headers, _, seconds = request(port, "POST", f"/api/sessions/{session}/matte?output={args.output}{preview}", hint, "image/png")
                 print(f"  correction   {status}  {seconds * 1000:7.0f} ms   server: {headers.get('server-timing')}")
                 # back to no hint, so that the next correction is computed again, not taken from the session's cache
                 request(port, "POST", f"/api/sessions/{session}/matte?output=alpha", None)

@@ -181,14 +181,13 @@ def run(args: argparse.Namespace) -> int:
                     image = read_image(job.source)
                 dropped_alpha += any("alpha" in str(w.message).lower() for w in caught)
                 hint_path = hints_for(job) if hints_for is not None else None
-                if guided is None:
+                unhinted += hints_for is not None and hint_path is None
+                if guided is None or hint_path is None:
                     result = predictor.predict(image, trimap="trimap" in kinds)
                 else:
                     from gfm.io.hints import read_hint
 
-                    unhinted += hint_path is None
-                    hints = read_hint(hint_path, image.shape[:2]) if hint_path is not None else None
-                    result = guided.predict(image, hints)
+                    result = guided.predict(image, read_hint(hint_path, image.shape[:2]))
             except (GFMError, OSError, MemoryError) as error:
                 failed(job, error)
                 continue

@@ -1,15 +1,26 @@
-"""The page in a real browser: headless Chromium drives a real `gfm serve` on 127.0.0.1.
+"""A real `gfm serve` on 127.0.0.1: the page in a real browser, and a bounded load test.
 
-Needs Debian's ``chromium`` and ``chromium-driver`` (``make test`` installs them when
-it runs as root with apt-get) and Selenium (the dev extra). Without them the test
-is skipped with a message that says what to install.
+The browser test drives headless Chromium (Debian's ``chromium`` and
+``chromium-driver``, which ``make test`` installs when it runs as root with
+apt-get, and Selenium from the dev extra): upload a photo, paint a correction,
+check the displayed cutout, download the PNG. Without them it is skipped with
+a message that says what to install.
+
+The load test sends a fixed number of requests from several concurrent clients
+to the same server, whose queue is small: every answer is a 200 or the designed
+503 with ``Retry-After``; clients that disconnect mid-upload or send garbage do
+not hurt the next request. Loopback only; it stops by itself.
 """
 
 from __future__ import annotations
 
+import http.client
+import io
 import shutil
+import socket
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -19,11 +30,13 @@ from PIL import Image
 import gfm
 from live_server import LiveServer, gfm_serve
 
+pytest.importorskip("fastapi", reason="the serve extra is not installed (pip install 'gfm[serve]')")
+pytestmark = pytest.mark.slow
+
 EXAMPLES = Path(__file__).parents[2] / "examples" / "original"
 PHOTO = EXAMPLES / "sample2.jpg"  # 800 x 1200
-
-pytest.importorskip("fastapi", reason="the serve extra is not installed (pip install 'gfm[serve]')")
-webdriver = pytest.importorskip("selenium.webdriver", reason="Selenium is not installed (pip install selenium, or the dev extra)")
+CLIENTS = 6
+REQUESTS = 24
 
 
 def _find(*names: str) -> str | None:
@@ -32,25 +45,26 @@ def _find(*names: str) -> str | None:
 
 CHROMIUM = _find("chromium", "chromium-browser", "google-chrome")
 CHROMEDRIVER = _find("chromedriver")
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        CHROMIUM is None or CHROMEDRIVER is None,
-        reason="no Chromium: install Debian's chromium and chromium-driver (apt-get install chromium chromium-driver; "
-        "`make test` does it when run as root) to run the real-browser test",
-    ),
-]
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None or CHROMEDRIVER is None,
+    reason="no Chromium: install Debian's chromium and chromium-driver (apt-get install chromium chromium-driver; "
+    "`make test` does it when run as root) to run the real-browser test",
+)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     checkpoint = gfm.save_checkpoint(gfm.create_model("tiny", "TT"), tmp_path_factory.mktemp("weights") / "tiny_tt.pth")
-    with gfm_serve(checkpoint, "-q") as live:
+    with gfm_serve(checkpoint, "-q", "--queue", "2") as live:  # 1 computing + 2 waiting, the rest 503
         yield live
+
+
+# ------------------------------------------------------------------ the page in a real browser
 
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[object]:
+    webdriver = pytest.importorskip("selenium.webdriver", reason="Selenium is not installed (pip install selenium, or the dev extra)")
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
 
@@ -94,6 +108,7 @@ return alpha;
 """
 
 
+@needs_chromium
 def test_upload_correct_and_download_in_a_real_browser(server: LiveServer, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
@@ -141,3 +156,74 @@ def test_upload_correct_and_download_in_a_real_browser(server: LiveServer, brows
 
     errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
     assert not errors, errors
+
+
+# ------------------------------------------------------------------ load
+
+
+@pytest.fixture(scope="module")
+def small_photo() -> bytes:
+    image = Image.open(EXAMPLES / "sample6.jpg").convert("RGB")
+    image.thumbnail((320, 320))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def _post(server: LiveServer, body: bytes, path: str = "/api/matte?output=cutout") -> tuple[int, dict[str, str], bytes, float]:
+    start = time.perf_counter()
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    try:
+        connection.request("POST", path, body=body, headers={"Content-Type": "image/jpeg"})
+        response = connection.getresponse()
+        content = response.read()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, content, time.perf_counter() - start
+    finally:
+        connection.close()
+
+
+def test_concurrent_clients_get_results_or_designed_503s(server: LiveServer, small_photo: bytes) -> None:
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        results = list(pool.map(lambda _: _post(server, small_photo), range(REQUESTS)))
+    statuses = [status for status, *_ in results]
+    assert set(statuses) <= {200, 503}, statuses
+    assert statuses.count(200) >= 3
+    for status, headers, content, _ in results:
+        if status == 503:
+            assert int(headers["retry-after"]) >= 1 and b"busy" in content
+        else:
+            assert headers["content-type"] == "image/png" and content.startswith(b"\x89PNG")
+    served = sorted(seconds for status, _, _, seconds in results if status == 200)
+    p50, p90 = np.percentile(served, [50, 90])
+    print(f"\n{REQUESTS} requests, {CLIENTS} clients: {statuses.count(200)} served, {statuses.count(503)} x 503; "
+          f"latency p50 {p50 * 1000:.0f} ms, p90 {p90 * 1000:.0f} ms; server peak memory {server.peak_memory_mb():.0f} MiB")
+    # The queue emptied: the next request is served at once.
+    assert _post(server, small_photo, "/api/matte?output=alpha")[0] == 200
+
+
+def test_broken_clients_do_not_hurt_the_next_request(server: LiveServer, small_photo: bytes) -> None:
+    # A client that announces a large body, sends a little and disconnects.
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw:
+        raw.sendall(b"POST /api/matte HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/jpeg\r\nContent-Length: 500000\r\n\r\n" + small_photo[:1000])
+    # A client that sends garbage instead of HTTP.
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw:
+        raw.sendall(bytes(range(256)) * 8)
+        raw.settimeout(5)
+        try:
+            raw.recv(1024)  # the server answers 400 or just closes
+        except (TimeoutError, ConnectionResetError):
+            pass
+    # A multipart body cut short.
+    status, _, content, _ = _post(server, b"--x\r\nContent-Disposition: form-data; name=\"image\"\r\n\r\n" + small_photo[:500], "/api/matte")
+    assert status == 415 or status == 400, content  # raw image/jpeg header here: a truncated JPEG
+    deadline = time.monotonic() + 10
+    while True:  # the aborted upload releases its queue place
+        status, _, content, _ = _post(server, small_photo, "/api/matte?output=alpha")
+        if status == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert status == 200 and content.startswith(b"\x89PNG")
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    connection.request("GET", "/api/health")
+    health = connection.getresponse().read()
+    assert b'"waiting":0' in health and b'"running":0' in health, health
