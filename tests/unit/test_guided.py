@@ -41,9 +41,9 @@ def _with_every_glance_class(model: gfm.GFM) -> gfm.GFM:
     return model
 
 
-def _guided(rosta: str = "TT", strategy: str = "hybrid", seed: int = 0) -> GuidedPredictor:
+def _guided(rosta: str = "TT", strategy: str = "hybrid", seed: int = 0, backbone: str = "tiny") -> GuidedPredictor:
     torch.manual_seed(seed)
-    predictor = Predictor(gfm.create_model("tiny", rosta), strategy=strategy, device="cpu")
+    predictor = Predictor(gfm.create_model(backbone, rosta), strategy=strategy, device="cpu")
     for model in predictor.models:
         _with_every_glance_class(model)
     return GuidedPredictor(predictor)
@@ -62,10 +62,11 @@ def test_no_hint_equals_the_predictor_exactly(rosta: str, strategy: str) -> None
     np.testing.assert_array_equal(all_unknown.alpha, expected.alpha)
 
 
-def test_no_hint_equals_the_sparse_focus_predictor() -> None:
+@pytest.mark.parametrize("backbone", ["tiny", "effl0"])  # effl0: the default model's (GFM-Lite) encoder
+def test_no_hint_equals_the_sparse_focus_predictor(backbone: str) -> None:
     """The predictor runs the focus heads only in the glance transition area on CPU;
     the guided path runs them everywhere, and the fused alphas are identical."""
-    guided = _guided("TT")
+    guided = _guided("TT", backbone=backbone)
     assert guided.predictor.sparse_focus
     image = _image(300, 400, seed=3)
     expected = guided.predictor.predict(image, trimap=True)
