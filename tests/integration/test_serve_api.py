@@ -83,7 +83,7 @@ def test_health_and_model(client: TestClient) -> None:
     assert health["status"] == "ok" and health["capacity"] == 9
     model = client.get("/api/model").json()
     assert model["summary"] == "tiny-TT (test)"
-    assert model["limits"]["max_upload_bytes"] == 25 * 1024 * 1024
+    assert model["limits"]["max_upload_bytes"] == 25_000_000 and model["limits"]["max_image_pixels"] == 4096 * 4096
     assert model["outputs"] == ["cutout", "alpha", "foreground", "composite", "trimap"]
 
 

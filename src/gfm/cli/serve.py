@@ -5,9 +5,14 @@ from __future__ import annotations
 import argparse
 import socket
 import sys
+from typing import TYPE_CHECKING, Any
 
 from gfm.cli._arguments import positive_int
 from gfm.cli._model_options import add_model_options, build_predictor, load_models, model_specs
+
+if TYPE_CHECKING:
+    from gfm.inference import Predictor
+    from gfm.models import GFM
 
 
 def _positive_float(text: str) -> float:
@@ -46,8 +51,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_model_options(parser)
     parser.add_argument("--concurrency", type=positive_int, default=1, help="requests computed at once (default 1: the network already uses every core)")
     parser.add_argument("--queue", type=int, default=8, help="requests that may wait for a free slot before 503s (default 8)")
-    parser.add_argument("--max-upload-mb", type=_positive_float, default=25.0, help="largest request body in MB (default 25)")
-    parser.add_argument("--max-image-mp", type=_positive_float, default=16.8, help="largest image in megapixels, checked before decoding (default 16.8, 4096x4096)")
+    parser.add_argument("--max-upload-mb", type=_positive_float, help="largest request body in MB (default 25)")
+    parser.add_argument("--max-image-mp", type=_positive_float, help="largest image in megapixels, checked from its header before decoding (default 16.8: 4096x4096)")
     parser.add_argument("--sessions", type=positive_int, default=16, help="images kept for corrections (default 16)")
     parser.add_argument("--session-memory-mb", type=positive_int, default=1024, help="memory those images may hold together (default 1024)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no access log")
@@ -74,7 +79,8 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _describe(specs: list[str], models: list, predictor) -> dict:  # type: ignore[no-untyped-def]
+def _describe(specs: list[str], models: list[GFM], predictor: Predictor) -> dict[str, Any]:
+    """What ``GET /api/model`` reports."""
     from gfm import __version__
 
     entries = [{"spec": spec, "variant": model.config.name, "parameters": sum(p.numel() for p in model.parameters())} for spec, model in zip(specs, models)]
@@ -105,9 +111,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.queue < 0:
         raise ConfigError(f"--queue must be 0 or more, got {args.queue}")
+    limits = {}
+    if args.max_upload_mb is not None:
+        limits["max_upload_bytes"] = int(args.max_upload_mb * 1e6)
+    if args.max_image_mp is not None:
+        limits["max_image_pixels"] = int(args.max_image_mp * 1e6)
     settings = ServeSettings(
-        max_upload_bytes=int(args.max_upload_mb * 1e6),
-        max_image_pixels=int(args.max_image_mp * 1e6),
+        **limits,
         concurrency=args.concurrency,
         queue=args.queue,
         sessions=args.sessions,

@@ -25,7 +25,7 @@ class ServeSettings:
             cannot hold a queue place forever).
     """
 
-    max_upload_bytes: int = 25 * 1024 * 1024
+    max_upload_bytes: int = 25_000_000
     max_image_pixels: int = 4096 * 4096
     concurrency: int = 1
     queue: int = 8
