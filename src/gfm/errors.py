@@ -23,6 +23,10 @@ class InputError(GFMError):
     """An input tensor, image or file is not what the function needs."""
 
 
+class ImageTooLargeError(InputError):
+    """An image has more pixels than the limit in force (read from its header, before decoding)."""
+
+
 class ConfigError(GFMError):
     """A configuration value is unknown, of the wrong type or inconsistent."""
 

@@ -97,6 +97,22 @@ def test_optimised_model_keeps_the_halo() -> None:
     assert (sparse == 0.5).float().mean() > 0.5  # most of the map was skipped
 
 
+def test_focus_everywhere_keeps_the_sparse_bits_and_fills_the_rest() -> None:
+    """Guided matting reads the focus anywhere yet must reproduce the sparse run bit for bit."""
+    torch.manual_seed(2)
+    model = optimize_for_inference(gfm.create_model("tiny", "RIM"))
+    features = model.encode(torch.rand(1, 3, 128, 160) * 255)
+    needed = torch.zeros(128, 160, dtype=torch.bool)
+    needed[40:90, 30:100] = True
+    with torch.no_grad():
+        dense = model.predict_focus(features)
+        sparse = model.predict_focus(features, needed)
+        both = model.predict_focus(features, needed, everywhere=True)
+    for head in model.heads:
+        assert torch.equal(both[head][0, 0][needed], sparse[head][0, 0][needed])
+        assert torch.equal(both[head][0, 0][~needed], dense[head][0, 0][~needed])
+
+
 @pytest.mark.parametrize("backbone", ["d121", "r34_2b"])
 def test_other_backbones_heads_on_crops(backbone: str) -> None:
     """d121 (up-sampling head) and r2b (a single-conv head at full resolution)."""

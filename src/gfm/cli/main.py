@@ -18,6 +18,7 @@ from gfm.errors import GFMError, describe_os_error
 # Sub-command modules, in the order ``gfm --help`` lists them.
 SUBCOMMAND_MODULES: tuple[str, ...] = (
     "gfm.cli.matte",
+    "gfm.cli.serve",
     "gfm.cli.evaluate",
     "gfm.cli.train",
     "gfm.cli.compose",

@@ -6,9 +6,14 @@ import argparse
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gfm.cli._model_options import add_model_options, build_predictor, load_models
+
+if TYPE_CHECKING:
+    from gfm.inference.batch import MatteJob
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -42,6 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "  gfm matte photos/ -r --out mattes/ --outputs alpha,preview --skip-existing\n"
             "  gfm matte 'shots/*.png' --out out/ --outputs composite --background '#00b140'\n"
             "  gfm matte cat.jpg --out out/ --strategy ensemble   # median of the r34 TT, FT, BT models\n"
+            "  gfm matte cat.jpg --out out/ --hint cat_trimap.png  # guided: a trimap or painted hints\n"
             "weights: --model takes a name from `gfm weights list` (default gfm-r34-tt, the released\n"
             "GFM(r)-TT; fetch it with `gfm weights download gfm-r34-tt` or register a copy with\n"
             "`gfm weights import FILE --name gfm-r34-tt`) or a checkpoint path."
@@ -65,6 +71,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--background", default="white", help="composite background: colour (white, green, #rrggbb, r,g,b) or image file")
     parser.add_argument("--alpha-bits", type=int, choices=[8, 16], default=8, help="alpha PNG bit depth (default 8)")
+    parser.add_argument(
+        "--hint",
+        type=Path,
+        metavar="HINT.png|DIR",
+        help="guide the matte with a trimap-like PNG of the image's size: 0 background, 128 transition (the focus "
+        "decoder's alpha), 255 foreground, transparent = let the network decide (a full trimap makes GFM a "
+        "trimap-based method). A file for one input image, or a folder of NAME.png / NAME_trimap.png for a batch",
+    )
     existing = parser.add_mutually_exclusive_group()
     existing.add_argument("--skip-existing", action="store_true", help="skip images whose requested outputs all exist")
     existing.add_argument(
@@ -85,6 +99,34 @@ def _parse_outputs(text: str) -> list[str]:
     if unknown or not kinds:
         raise InputError(f"unknown --outputs {', '.join(unknown) or repr(text)}; choose among {', '.join(OUTPUT_KINDS)}")
     return list(dict.fromkeys(kinds))
+
+
+def _hint_finder(hint: Path | None, jobs: list[MatteJob]) -> Callable[[MatteJob], Path | None] | None:
+    """``job -> its hint PNG or None`` for ``--hint``; ``None`` without ``--hint``.
+
+    A file hints the single input image; a folder holds ``NAME.png`` or
+    ``NAME_trimap.png`` (what ``--outputs trimap`` writes) for each input,
+    in the inputs' sub-folders.
+
+    Raises:
+        InputError: a missing hint path, or one hint file for several images.
+    """
+    from gfm.errors import InputError
+
+    if hint is None:
+        return None
+    if hint.is_dir():
+        def in_folder(job: MatteJob) -> Path | None:
+            stem = job.relative_stem
+            candidates = (hint / stem.parent / f"{stem.name}.png", hint / stem.parent / f"{stem.name}_trimap.png")
+            return next((c for c in candidates if c.is_file()), None)
+
+        return in_folder
+    if not hint.is_file():
+        raise InputError(f"--hint {hint}: no such file or folder")
+    if len(jobs) > 1:
+        raise InputError(f"--hint {hint}: one hint file for {len(jobs)} images; for a batch give a folder of hints named like the images (NAME.png)")
+    return lambda job: hint
 
 
 def run(args: argparse.Namespace) -> int:
@@ -119,9 +161,16 @@ def run(args: argparse.Namespace) -> int:
     for folder in {job.output(args.out, kinds[0]).parent for job in jobs}:
         remove_stale_temporaries(folder)  # what killed runs left
 
+    hints_for = _hint_finder(args.hint, jobs)
     _, models = load_models(args)
     predictor = build_predictor(args, models)
     del models  # the predictor holds its own (optimised) copies: free the loaded ones
+    guided = None
+    if hints_for is not None:
+        from gfm.inference.guided import GuidedPredictor
+
+        guided = GuidedPredictor(predictor)
+    unhinted = 0
 
     if jobs and args.foreground != "none" and any(k in kinds for k in FOREGROUND_KINDS):
         from gfm.data.foreground import load_pymatting
@@ -159,7 +208,14 @@ def run(args: argparse.Namespace) -> int:
                     warnings.simplefilter("always")
                     image = read_image(job.source)
                 dropped_alpha += any("alpha" in str(w.message).lower() for w in caught)
-                result = predictor.predict(image, trimap="trimap" in kinds)
+                hint_path = hints_for(job) if hints_for is not None else None
+                unhinted += hints_for is not None and hint_path is None
+                if guided is None or hint_path is None:
+                    result = predictor.predict(image, trimap="trimap" in kinds)
+                else:
+                    from gfm.io.hints import read_hint
+
+                    result = guided.predict(image, read_hint(hint_path, image.shape[:2]))
             except Exception as error:  # one image never ends the batch
                 failed(job, error)
                 continue
@@ -173,6 +229,8 @@ def run(args: argparse.Namespace) -> int:
     if found.earlier_outputs:
         print(f"note: {found.earlier_outputs} file(s) of the inputs are outputs of an earlier gfm matte run; "
               "they are not matted again", file=sys.stderr)
+    if unhinted:
+        print(f"note: {unhinted} image(s) had no hint in {args.hint} (NAME.png or NAME_trimap.png); matted without hints", file=sys.stderr)
     if dropped_alpha:
         print(f"note: {dropped_alpha} input(s) had an alpha channel; it was ignored (the photo's colours were used)", file=sys.stderr)
     print(f"{report.done} matted, {report.skipped} skipped, {len(report.failures)} failed -> {args.out}{rate}", file=sys.stderr)

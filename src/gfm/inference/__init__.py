@@ -1,4 +1,4 @@
-"""Inference: strategies, the predictor, foreground colours and composites.
+"""Inference: strategies, the predictor, guided matting, foreground colours and composites.
 
 Attributes are imported lazily, so that light modules of this package (batch
 file handling used by the command line) do not import torch.
@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 _LAZY = {
     "DEFAULT_MAX_PIXELS": "gfm.inference.predictor",
+    "GuidedPredictor": "gfm.inference.guided",
+    "NetworkMaps": "gfm.inference.guided",
     "MattingResult": "gfm.inference.predictor",
     "Predictor": "gfm.inference.predictor",
     "STRATEGIES": "gfm.inference.strategies",
@@ -24,6 +26,7 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from gfm.inference.foreground import composite, cutout, estimate_foreground, preview
+    from gfm.inference.guided import GuidedPredictor, NetworkMaps
     from gfm.inference.predictor import DEFAULT_MAX_PIXELS, MattingResult, Predictor
     from gfm.inference.strategies import STRATEGIES, Strategy, get_strategy
 

@@ -14,6 +14,7 @@ behind.
 
 from __future__ import annotations
 
+import io
 import os
 import threading
 import warnings
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin
 
-from gfm.errors import InputError, OutputError
+from gfm.errors import ImageTooLargeError, InputError, OutputError
 from gfm.io.atomic import FileStamp, atomic_write
 
 # zlib level of PNG outputs. Pillow's default (6) spends 0.59 s on a 1620x1080 RGBA
@@ -55,24 +56,27 @@ _WRITE_FORMATS = {
 _NO_ALPHA_FORMATS = frozenset({"JPEG", "BMP"})
 
 
-def too_large_message(path: Path, width: int, height: int) -> str:
-    """The one message for an image over :data:`MAX_IMAGE_PIXELS` (every command says the same)."""
+def too_large_message(path: Path, width: int, height: int, max_pixels: int = MAX_IMAGE_PIXELS) -> str:
+    """The one message for an image over the pixel limit (every command says the same)."""
     return (
-        f"{path}: image too large ({width} x {height} = {width * height / 1e6:.0f} megapixels); gfm reads images "
-        f"up to {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels: downscale it first"
+        f"{path}: image too large ({width} x {height} = {width * height / 1e6:.3g} megapixels); gfm reads images "
+        f"up to {max_pixels / 1e6:.3g} megapixels: downscale it first"
     )
 
 
-def open_header(path: str | os.PathLike[str]) -> Image.Image:
+def open_header(path: str | os.PathLike[str], data: bytes | None = None, max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Image:
     """``Image.open`` (the header: no pixels decoded) with gfm's one size limit.
 
     Pillow's own decompression-bomb guard (a process-wide setting, with limits
     of its own) is off while the header is parsed; the size is checked here
-    against :data:`MAX_IMAGE_PIXELS` instead, so every command accepts the same
-    images and refuses the others with the same message.
+    against ``max_pixels`` (default :data:`MAX_IMAGE_PIXELS`) instead, so every
+    command accepts the same images and refuses the others with the same message.
+
+    Args:
+        data: the encoded image (an upload), named ``path`` in messages; None reads ``path``.
 
     Raises:
-        InputError: the image is over :data:`MAX_IMAGE_PIXELS`.
+        ImageTooLargeError: the image is over ``max_pixels`` (an :class:`InputError`).
         OSError, SyntaxError, ValueError: what Pillow raises on unreadable files.
     """
     path = Path(path)
@@ -81,13 +85,13 @@ def open_header(path: str | os.PathLike[str]) -> Image.Image:
         previous = Image.MAX_IMAGE_PIXELS
         Image.MAX_IMAGE_PIXELS = None
         try:
-            image = Image.open(path)
+            image = Image.open(path if data is None else io.BytesIO(data))
         finally:
             Image.MAX_IMAGE_PIXELS = previous
     width, height = image.size
-    if width * height > MAX_IMAGE_PIXELS:
+    if width * height > max_pixels:
         image.close()
-        raise InputError(too_large_message(path, width, height))
+        raise ImageTooLargeError(too_large_message(path, width, height, max_pixels))
     return image
 
 
@@ -107,15 +111,20 @@ def broken_link_message(path: str | os.PathLike[str]) -> str | None:
     return None
 
 
-def _open(path: Path) -> Image.Image:
-    if not path.exists():
+def _open(path: Path, data: bytes | None = None, max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Image:
+    """Open and decode ``path``, or the encoded ``data`` (an upload) named ``path`` in messages;
+    refuse images over ``max_pixels`` from their header, before decoding."""
+    if data is not None:
+        if not data:
+            raise InputError(f"{path}: the upload is empty (0 bytes); send the image file's contents")
+    elif not path.exists():
         raise InputError(broken_link_message(path) or f"{path}: no such file")
-    if path.is_dir():
+    elif path.is_dir():
         raise InputError(f"{path}: is a folder, not an image file")
-    if path.stat().st_size == 0:
+    elif path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty (0 bytes); re-export or re-download it")
     try:
-        image = open_header(path)
+        image = open_header(path, data, max_pixels)
         try:
             image.load()
         except BaseException:
@@ -173,6 +182,20 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     path = Path(path)
     with _open(path) as opened:  # closes the file of multi-frame images too
         return _to_rgb(opened, path)
+
+
+def decode_image(data: bytes, name: str = "upload", max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
+    """Decode an encoded image (the bytes of a JPEG, PNG ... file) as RGB.
+
+    Same conversions and messages as :func:`read_image`; ``name`` stands for
+    the file in messages. Images over ``max_pixels`` are refused from their
+    header, before any pixel is decoded. Nothing is written to disk.
+
+    Raises:
+        InputError: empty, truncated, corrupt, non-image or too large data.
+    """
+    with _open(Path(name), data, max_pixels) as opened:
+        return _to_rgb(opened, Path(name))
 
 
 def _to_rgb(image: Image.Image, path: Path) -> np.ndarray:

@@ -138,16 +138,18 @@ class GFM(nn.Module):
             return {h: out[:, :-1] for h, out in self.decoder(features).items()}
         return self.glance(features)
 
-    def predict_focus(self, features: list[torch.Tensor], needed: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    def predict_focus(self, features: list[torch.Tensor], needed: torch.Tensor | None = None, everywhere: bool = False) -> dict[str, torch.Tensor]:
         """Focus alpha of each head, ``{rosta: (B, 1, H, W)}`` in [0, 1].
 
         ``needed``: optional ``(H, W)`` bool mask of the pixels that will be
         read; the focus heads then run only around them (identical values
-        there; elsewhere the value or 0.5). Ignored by the single-decoder ablation.
+        there; elsewhere the value or 0.5). ``everywhere``: compute the other
+        pixels as well, the needed ones keeping the sparse run's values (see
+        :meth:`FocusDecoder.forward`). Ignored by the single-decoder ablation.
         """
         if self.config.single_decoder:
             return {h: torch.sigmoid(out[:, -1:]) for h, out in self.decoder(features).items()}
-        return self.focus(features, needed)
+        return self.focus(features, needed, everywhere)
 
     def fuse(self, glance: dict[str, torch.Tensor], focus: dict[str, torch.Tensor], soft: bool = False) -> GFMOutput:
         """Collaborative matting of each head, then RIM when the model has it.

@@ -46,13 +46,18 @@ class FocusDecoder(nn.Module):
                 in_ch = layout.widths[0] + channels[0]
                 self.heads[name] = DecoderBlock(in_ch, layout.widths[0], layout.mid_widths[0], 1, layout.scale(0), head=True)
 
-    def forward(self, features: list[torch.Tensor], needed: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    def forward(self, features: list[torch.Tensor], needed: torch.Tensor | None = None, everywhere: bool = False) -> dict[str, torch.Tensor]:
         """``features`` from the encoder -> ``{head name: (B, 1, H, W) in [0, 1]}``.
 
         ``needed``: optional ``(H, W)`` bool mask of the output pixels that will
         be used (e.g. the glance transition area). The heads, the most costly
         block, then run only around those pixels (same values there); other
         pixels hold either their value or 0.5 (not computed).
+
+        ``everywhere``: with ``needed``, compute the other pixels too (the heads
+        run densely as well), keeping at the needed pixels the bits of the
+        sparse run: what guided matting needs to reproduce a sparse prediction
+        and still read any pixel.
         """
         deep = features[self.layout.deepest]
         x = torch.cat([self.bridge(deep), deep], 1) if self.bridge is not None else deep
@@ -69,5 +74,8 @@ class FocusDecoder(nn.Module):
             scale = head.scale
             reach = sum((m.kernel_size[0] // 2) * m.dilation[0] for m in head.modules() if isinstance(m, nn.Conv2d))
             halo = reach + (1 if scale > 1 else 0)  # the convolutions' reach, then the bilinear taps
-            outputs[name] = torch.sigmoid(apply_where_needed(head, x, needed, halo=halo, scale=scale, out_channels=1))
+            sparse = apply_where_needed(head, x, needed, halo=halo, scale=scale, out_channels=1)
+            if everywhere:
+                sparse = torch.where(needed.to(sparse.device), sparse, head(x))
+            outputs[name] = torch.sigmoid(sparse)
         return outputs
