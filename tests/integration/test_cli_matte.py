@@ -150,8 +150,12 @@ def test_unwritable_output_and_missing_inputs(tmp_path: Path, photos: Path, tiny
     assert "no such file, folder or matching pattern" in capsys.readouterr().err
 
 
-def test_missing_weights_say_how_to_get_them(tmp_path: Path, photos: Path, gfm_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["matte", str(photos / "sample2.jpg"), "--out", str(tmp_path / "out")]) == 2
+def test_missing_weights_say_how_to_get_them(
+    tmp_path: Path, photos: Path, gfm_home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Registered weights are downloaded on first use; here no server answers (the discard port).
+    monkeypatch.setenv("GFM_WEIGHTS_BASE_URL", "http://127.0.0.1:9/")
+    assert main(["matte", str(photos / "sample2.jpg"), "--out", str(tmp_path / "out"), "--model", "gfm-r34-tt"]) == 2
     err = capsys.readouterr().err
     assert "gfm_r34_tt.pth" in err
     assert "https://drive.google.com/" in err and "1AdtoIdYTLsjXfVe_a50tin0cFwZMSz93" in err

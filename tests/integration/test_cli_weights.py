@@ -55,8 +55,10 @@ def test_list_path_import_path(tmp_path: Path, gfm_home: Path, capsys: pytest.Ca
     out = capsys.readouterr().out
     lines = out.splitlines()
     assert lines[0].split() == ["NAME", "VARIANT", "TRAINED", "ON", "LICENCE", "CACHED"]
-    row = next(line for line in lines if line.startswith("gfm-r34-tt*"))
+    row = next(line for line in lines if line.startswith("gfm-r34-tt "))
     assert row.split()[1] == "r34-TT" and "AM-2k ORI-Track" in row and row.split()[-1] == "no"
+    default = next(line for line in lines if line.startswith("gfm-lite*"))
+    assert default.split()[1] == "effl0-TT" and "bundled (" in default
     assert "gfm-d121-rim" in out and str(gfm_home / "weights") in out
 
     assert main(["weights", "path", "gfm-r34-tt"]) == 2
@@ -74,7 +76,7 @@ def test_list_path_import_path(tmp_path: Path, gfm_home: Path, capsys: pytest.Ca
     assert main(["weights", "path", "gfm-r34-tt"]) == 0
     assert capsys.readouterr().out.strip() == str(cached)
     assert main(["weights", "list"]) == 0
-    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("gfm-r34-tt*"))
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("gfm-r34-tt "))
     assert row.endswith("50.0 KB")
 
 

@@ -54,7 +54,8 @@ def test_the_seven_releases() -> None:
         assert entry.normalization == RAW_255 and entry.normalization.name == "raw255"
         assert entry.licence == "MIT" and "AM-2k" in entry.training_set and "JizhiziLi/GFM" in entry.source
         assert entry.sha256 is None and entry.size_bytes is None  # not published: recorded at first download
-    assert get_weights(DEFAULT_WEIGHTS).variant == "r34-TT"
+    assert get_weights(DEFAULT_WEIGHTS).variant == "effl0-TT"  # the bundled GFM-Lite
+    assert get_weights(DEFAULT_WEIGHTS).bundled and not any(get_weights(n).bundled for n in RELEASES)
 
 
 def test_normalisations_are_explicit() -> None:

@@ -10,6 +10,7 @@ Heavy imports stay inside the functions (``gfm --help`` must stay fast).
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,8 +29,8 @@ STRATEGY_HELP = (
 )
 MODEL_HELP = (
     "weights name, checkpoint file, or a `gfm train` run folder (its best.pt, else last.pt); "
-    "repeat for an ensemble (default gfm-r34-tt; for "
-    "--strategy ensemble gfm-r34-tt, gfm-r34-ft and gfm-r34-bt)"
+    "repeat for an ensemble (default gfm-lite, shipped with gfm; the paper's checkpoints, e.g. gfm-r34-tt, "
+    "are downloaded on first use; for --strategy ensemble gfm-r34-tt, gfm-r34-ft and gfm-r34-bt)"
 )
 
 
@@ -101,7 +102,16 @@ def load_models(args: argparse.Namespace) -> tuple[list[str], list[GFM]]:
 
         torch.set_num_threads(args.threads)
     specs = model_specs(args)
-    return specs, [load_model_spec(spec, rosta=args.rosta) for spec in specs]
+    progress = not getattr(args, "quiet", False) and sys.stderr.isatty()
+    return specs, [load_model_spec(spec, rosta=args.rosta, progress=progress) for spec in specs]
+
+
+def say_models(specs: list[str], models: list[GFM]) -> None:
+    """One line on stderr naming the model(s) in use, e.g. ``model: gfm-lite (effl0-TT)``."""
+    described = []
+    for spec, model in zip(specs, models):
+        described.append(f"{spec} ({model.config.name})")
+    print(f"model: {', '.join(described)}", file=sys.stderr)
 
 
 def build_predictor(args: argparse.Namespace, models: list[GFM], strategy: str | Strategy | None = None) -> Predictor:

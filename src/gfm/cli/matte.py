@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gfm.cli._model_options import add_model_options, build_predictor, load_models
+from gfm.cli._model_options import add_model_options, build_predictor, load_models, say_models
 
 if TYPE_CHECKING:
     from gfm.inference.batch import MatteJob
@@ -48,9 +48,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "  gfm matte 'shots/*.png' --out out/ --outputs composite --background '#00b140'\n"
             "  gfm matte cat.jpg --out out/ --strategy ensemble   # median of the r34 TT, FT, BT models\n"
             "  gfm matte cat.jpg --out out/ --hint cat_trimap.png  # guided: a trimap or painted hints\n"
-            "weights: --model takes a name from `gfm weights list` (default gfm-r34-tt, the released\n"
-            "GFM(r)-TT; fetch it with `gfm weights download gfm-r34-tt` or register a copy with\n"
-            "`gfm weights import FILE --name gfm-r34-tt`) or a checkpoint path."
+            "weights: --model takes a name from `gfm weights list` or a checkpoint path. The default,\n"
+            "gfm-lite, is shipped with gfm (no download). The paper's checkpoints (e.g. gfm-r34-tt) are\n"
+            "downloaded on first use; without internet, register a copy with\n"
+            "`gfm weights import FILE --name gfm-r34-tt`."
         ),
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
@@ -162,7 +163,9 @@ def run(args: argparse.Namespace) -> int:
         remove_stale_temporaries(folder)  # what killed runs left
 
     hints_for = _hint_finder(args.hint, jobs)
-    _, models = load_models(args)
+    specs, models = load_models(args)
+    if not args.quiet:
+        say_models(specs, models)
     predictor = build_predictor(args, models)
     del models  # the predictor holds its own (optimised) copies: free the loaded ones
     guided = None

@@ -18,7 +18,7 @@ allocated for counting).
 
 EPILOG = """\
 examples:
-  gfm profile                                   # r34-TT d121-TT r34_2b-TT r101-TT, 800x800, CPU
+  gfm profile                                   # effl0-TT (the default GFM-Lite) r34-TT d121-TT r34_2b-TT r101-TT, 800x800
   gfm profile --variants r34-TT r34-RIM --threads 4
   gfm profile --model gfm-r34-tt --device cuda --repeats 20 --format json
   gfm profile --variants r101-TT --repeats 0    # parameters and GMACs only
@@ -38,7 +38,7 @@ def register(subparsers: Any) -> None:
         "--variants",
         nargs="+",
         metavar="NAME",
-        help="variants BACKBONE-ROSTA (see gfm models; default r34-TT d121-TT r34_2b-TT r101-TT)",
+        help="variants BACKBONE-ROSTA (see gfm models; default effl0-TT r34-TT d121-TT r34_2b-TT r101-TT)",
     )
     what.add_argument("--model", action="append", metavar="NAME|PATH", help="a weights name or checkpoint file (repeatable)")
     parser.add_argument("--rosta", choices=["FT", "BT"], help="for a released 2-class checkpoint file: which RoSTa it is")

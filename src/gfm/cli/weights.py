@@ -119,6 +119,8 @@ def _run_list(args: argparse.Namespace) -> int:
     for entry in list_weights():
         path = cache_file(entry)
         cached = _size(path.stat().st_size) if path.is_file() else "no"
+        if entry.bundled:
+            cached = f"bundled ({cached})" if path.is_file() else "bundled file missing"
         marker = "*" if entry.name == DEFAULT_WEIGHTS else ""
         rows.append((entry.name + marker, entry.variant, entry.training_set.split(" (")[0], entry.licence, cached))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]

@@ -54,8 +54,46 @@ def weights_dir() -> Path:
 
 
 def cache_file(entry: WeightsEntry) -> Path:
-    """Where ``entry``'s model file lives in the cache (whether or not it is there)."""
+    """Where ``entry``'s model file lives: in the package for bundled weights,
+    else in the cache (whether or not it is there)."""
+    if entry.package_file is not None:
+        return bundled_dir() / entry.package_file
     return weights_dir() / entry.file_name
+
+
+def bundled_dir() -> Path:
+    """The package folder of the weights shipped with gfm (``gfm/weights``)."""
+    return Path(__file__).resolve().parent.parent / "weights"
+
+
+_REINSTALL = (
+    "the installation is incomplete or damaged: reinstall gfm (`pip install --force-reinstall gfm-matting`, "
+    "or in a clone `git checkout -- src/gfm/weights && make install`)"
+)
+
+
+def verify_bundled(entry: WeightsEntry) -> Path:
+    """The bundled file of ``entry``, checked against its declared size and SHA-256.
+
+    Raises:
+        CheckpointError: the file is missing, truncated or altered; the message
+            names the file and how to reinstall.
+    """
+    path = cache_file(entry)
+    if not path.is_file():
+        raise CheckpointError(f"weights {entry.name!r}: the bundled file {path} is missing; {_REINSTALL}")
+    size = path.stat().st_size
+    if entry.size_bytes is not None and size != entry.size_bytes:
+        raise CheckpointError(
+            f"weights {entry.name!r}: the bundled file {path} has {size} bytes, not {entry.size_bytes} "
+            f"(a partial copy?); {_REINSTALL}"
+        )
+    actual = sha256_file(path)
+    if actual != entry.sha256:
+        raise CheckpointError(
+            mismatch_message(entry, path, str(entry.sha256), "declared in the registry", actual) + f"; {_REINSTALL}"
+        )
+    return path
 
 
 def sha256_file(path: Path) -> str:
@@ -270,6 +308,8 @@ def weights_path(name: str, *, verify: bool = True) -> Path:
         CheckpointError: the file does not match its hash.
     """
     entry = get_weights(name)
+    if entry.bundled:
+        return verify_bundled(entry) if verify else cache_file(entry)
     path = cache_file(entry)
     if not path.is_file():
         raise WeightsNotFoundError(missing_message(entry, path))

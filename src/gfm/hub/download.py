@@ -38,7 +38,7 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 
-from gfm.errors import CheckpointError, InputError, OutputError, WeightsNotFoundError
+from gfm.errors import CheckpointError, ConfigError, InputError, OutputError, WeightsNotFoundError
 from gfm.hub.cache import (
     cache_file,
     locked_registry,
@@ -123,6 +123,8 @@ def download_weights(
         OutputError: the cache folder cannot be written or is full.
     """
     entry = get_weights(name)
+    if entry.bundled:  # shipped in the package: nothing to fetch, only to check
+        return weights_path(name)
     final = cache_file(entry)
     if final.is_file() and not force:
         return weights_path(name)
@@ -186,6 +188,11 @@ def import_weights(
         OutputError: the cache cannot be written.
     """
     entry = get_weights(name)
+    if entry.bundled:
+        raise ConfigError(
+            f"weights {name!r} are shipped inside the package and cannot be replaced; import your file "
+            "under a name of its own, or use it directly with --model FILE"
+        )
     source = Path(path).expanduser()
     if not source.is_file():
         raise InputError(f"{source}: no such file to import as weights {entry.name!r}")

@@ -24,9 +24,9 @@ import re
 from dataclasses import dataclass
 
 from gfm.errors import ConfigError
-from gfm.models.normalization import RAW_255, Normalization
+from gfm.models.normalization import IMAGENET, RAW_255, Normalization
 
-BACKBONES: tuple[str, ...] = ("r34", "r34_2b", "d121", "r101")
+BACKBONES: tuple[str, ...] = ("r34", "r34_2b", "d121", "r101", "effl0", "effl2")
 ROSTAS: tuple[str, ...] = ("TT", "FT", "BT", "RIM")
 
 
@@ -60,6 +60,9 @@ class WeightsEntry:
         notes: anything else a user should know.
         paper_metrics: ``(metric, value)`` pairs the paper reports for this
             variant (not measured on the released file by us).
+        package_file: for weights shipped inside the package: the file's name
+            under ``gfm/weights/`` (then ``urls`` may be empty and ``sha256`` is
+            required: the file is checked at every load).
     """
 
     name: str
@@ -75,6 +78,7 @@ class WeightsEntry:
     training_set: str
     notes: str = ""
     paper_metrics: tuple[tuple[str, float], ...] = ()
+    package_file: str | None = None
 
     def __post_init__(self) -> None:
         where = f"weights entry {self.name!r}"
@@ -84,8 +88,10 @@ class WeightsEntry:
             raise ConfigError(f"{where}: unknown backbone {self.backbone!r}; expected one of {', '.join(BACKBONES)}")
         if self.rosta not in ROSTAS:
             raise ConfigError(f"{where}: unknown RoSTa {self.rosta!r}; expected one of {', '.join(ROSTAS)}")
-        if isinstance(self.urls, str) or not self.urls:
-            raise ConfigError(f"{where}: urls must be a non-empty tuple of URLs")
+        if isinstance(self.urls, str) or not (self.urls or self.package_file):
+            raise ConfigError(f"{where}: urls must be a non-empty tuple of URLs (or package_file set)")
+        if self.package_file is not None and (self.sha256 is None or not _FILE_RE.match(self.package_file)):
+            raise ConfigError(f"{where}: bundled weights need a plain package_file name and their sha256")
         for url in self.urls:
             if not url.startswith(("https://", "http://")):
                 raise ConfigError(f"{where}: only http(s) URLs are allowed, got {url!r}")
@@ -104,8 +110,13 @@ class WeightsEntry:
 
     @property
     def url(self) -> str:
-        """The first (preferred) download URL."""
-        return self.urls[0]
+        """The first (preferred) download URL (empty for weights shipped in the package)."""
+        return self.urls[0] if self.urls else ""
+
+    @property
+    def bundled(self) -> bool:
+        """Shipped inside the package (no download, no cache)."""
+        return self.package_file is not None
 
 
 _REGISTRY: dict[str, WeightsEntry] = {}
@@ -159,10 +170,11 @@ def get_weights(name: str) -> WeightsEntry:
 
 # --------------------------------------------------------------- the releases
 
-DEFAULT_WEIGHTS = "gfm-r34-tt"
-"""The weights used when none are named: ResNet-34, TT (the paper's main
-configuration; ``gfm-r34_2b-tt`` is more accurate but about 2.3x the parameters
-and far slower, its first stages running at full resolution)."""
+DEFAULT_WEIGHTS = "gfm-lite"
+"""The weights used when none are named: GFM-Lite, shipped in the package
+(works offline, about 7 M parameters). The paper's checkpoints are one
+``--model`` away: ``gfm-r34-tt`` (the paper's main configuration) and
+``gfm-r34_2b-tt`` (more accurate, about 2.3x the parameters and far slower)."""
 
 _PAPER = (
     "Li, Zhang, Maybank, Tao, 'Bridging Composite and Real: Towards End-to-end Deep "
@@ -248,3 +260,34 @@ _RELEASES = (
 for _entry in _RELEASES:
     register_weights(_entry)
 del _entry
+
+
+# ------------------------------------------------------------ shipped weights
+
+_LITE_SHA256 = "0000000000000000000000000000000000000000000000000000000000000000"
+_LITE_SIZE = 1
+
+register_weights(
+    WeightsEntry(
+        name="gfm-lite",
+        backbone="effl0",
+        rosta="TT",
+        normalization=IMAGENET,
+        licence="MIT (weights); trained from Apache-2.0 EfficientNet-Lite0 ImageNet weights",
+        source="trained by the gfm project (recipes/default-model); model card: gfm/weights/gfm-lite.md",
+        urls=(),
+        file_name="gfm_lite_effl0_tt.pth",
+        size_bytes=_LITE_SIZE,
+        sha256=_LITE_SHA256,
+        training_set=(
+            "RSSN composites of photographic cutouts (Tux Paint stamps, GCompris) and matted photos on "
+            "wallpapers, matted photos, and real animal photos labelled by an ISNet teacher"
+        ),
+        notes=(
+            "GFM-Lite: EfficientNet-Lite0 encoder with compact glance and focus decoders (GFM-TT). "
+            "Shipped inside the package: works offline. The paper's checkpoints are more accurate on "
+            "AM-2k-like photos: --model gfm-r34-tt."
+        ),
+        package_file="gfm-lite-effl0-tt.pth",
+    )
+)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gfm.errors import CheckpointError
+from gfm.errors import CheckpointError, WeightsNotFoundError
+from gfm.hub.registry import DEFAULT_WEIGHTS
 from gfm.models.checkpoint import CheckpointMeta, load_model
 from gfm.models.gfm import GFM, ModelConfig
 
-DEFAULT_MODEL = "gfm-r34-tt"
+DEFAULT_MODEL = DEFAULT_WEIGHTS
+"""The model used when none is named: the bundled GFM-Lite (no download)."""
 DEFAULT_ENSEMBLE = ("gfm-r34-tt", "gfm-r34-ft", "gfm-r34-bt")
 
 
@@ -24,18 +26,22 @@ def run_weights(run_dir: Path) -> Path:
     )
 
 
-def load_model_spec(spec: str, rosta: str | None = None) -> GFM:
+def load_model_spec(spec: str | None = None, rosta: str | None = None, *, download: bool = True, progress: bool = True) -> GFM:
     """Load a model from a checkpoint path, a training run folder or a registered weights name.
 
     Args:
         spec: a file path (ours or released), a ``gfm train`` output folder
-            (its ``best.pt``, else ``last.pt``) or a name from ``gfm weights list``.
+            (its ``best.pt``, else ``last.pt``), a name from ``gfm weights list``,
+            or None for :data:`DEFAULT_MODEL` (bundled: works offline).
         rosta: settles released FT/BT files (their shapes are identical).
+        download: fetch registered weights missing from the cache (verified,
+            with a progress bar on stderr when ``progress``), as rembg and timm do.
 
     Raises:
-        CheckpointError: missing file, unknown name, weights not downloaded
-            (the message says where to get them and how to import them).
+        CheckpointError: missing file, unknown name, weights not in the cache and
+            not downloadable (the message says where to get them and how to import them).
     """
+    spec = DEFAULT_MODEL if spec is None else spec
     path = Path(spec)
     if path.is_dir():
         return load_model(run_weights(path), rosta=rosta)
@@ -46,7 +52,14 @@ def load_model_spec(spec: str, rosta: str | None = None) -> GFM:
     from gfm.hub import get_weights, weights_path
 
     entry = get_weights(spec)
-    path = weights_path(spec)
+    try:
+        path = weights_path(spec)
+    except WeightsNotFoundError:
+        if not download:
+            raise
+        from gfm.hub import download_weights
+
+        path = download_weights(spec, progress=progress)
     # `gfm weights import` accepts any file that loads strictly into the entry's variant,
     # including a bare state dict in our layout: the entry then supplies the metadata.
     fallback = CheckpointMeta(ModelConfig(entry.backbone, entry.rosta), entry.normalization, "state_dict", {"weights": entry.name}, 0)

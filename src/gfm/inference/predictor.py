@@ -129,7 +129,8 @@ class Predictor:
     """Runs one GFM model (or an ensemble) on images of any size.
 
     Args:
-        models: a model, or several for an EN-median ensemble (e.g. TT, FT, BT).
+        models: a model, or several for an EN-median ensemble (e.g. TT, FT, BT);
+            None: the bundled default, GFM-Lite (:data:`gfm.inference.models.DEFAULT_MODEL`).
         strategy: ``"hybrid"`` (default), ``"single"``, ``"resize"`` or a
             :class:`~gfm.inference.strategies.Strategy`.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``...
@@ -149,7 +150,7 @@ class Predictor:
 
     def __init__(
         self,
-        models: GFM | Sequence[GFM],
+        models: GFM | Sequence[GFM] | None = None,
         strategy: str | Strategy = "hybrid",
         *,
         device: str | torch.device = "auto",
@@ -158,6 +159,10 @@ class Predictor:
         normalization: Normalization | None = None,
         precision: str = "fp32",
     ) -> None:
+        if models is None:  # the bundled default model (works offline)
+            from gfm.inference.models import load_model_spec
+
+            models = load_model_spec()
         model_list = [models] if isinstance(models, GFM) else list(models)
         if not model_list:
             raise InputError("Predictor needs at least one model")

@@ -38,7 +38,7 @@ from gfm.errors import GFMError, InputError
 __all__ = ["DEFAULT_VARIANTS", "ProfileRow", "format_json", "format_markdown", "profile_model"]
 
 #: The GFM rows of the paper's Table 7: GFM(r), GFM(d), GFM(r2b), GFM(r101).
-DEFAULT_VARIANTS = ("r34-TT", "d121-TT", "r34_2b-TT", "r101-TT")
+DEFAULT_VARIANTS = ("effl0-TT", "r34-TT", "d121-TT", "r34_2b-TT", "r101-TT")
 
 _MIB = 1024 * 1024
 

@@ -371,11 +371,14 @@ def save_checkpoint(
     normalization: Normalization = RAW_255,
     provenance: dict[str, Any] | None = None,
     replace: bool = True,
+    dtype: torch.dtype | None = None,
 ) -> Path:
     """Write ``model`` in our format (atomically), with its config and metadata.
 
     ``replace=False`` never replaces a file at ``path``, even one that appears
     while the model is written (:class:`gfm.errors.OutputClashError`).
+    ``dtype`` (e.g. ``torch.float16``) stores the floating-point tensors in that
+    precision (half the file size); :func:`load_model` returns float32 tensors.
     """
     from gfm.io.atomic import atomic_write
 
@@ -385,7 +388,10 @@ def save_checkpoint(
         "config": model.config.to_dict(),
         "normalization": normalization.to_dict(),
         "provenance": dict(provenance or {}),
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "state_dict": {
+            k: v.detach().cpu().to(dtype) if dtype is not None and v.is_floating_point() else v.detach().cpu()
+            for k, v in model.state_dict().items()
+        },
     }
     with atomic_write(path, replace=replace) as tmp:
         torch.save(payload, tmp)
