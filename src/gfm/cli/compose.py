@@ -16,7 +16,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Compose every foreground of a matting dataset with K distinct backgrounds and write the "
             "images, alphas, foregrounds, backgrounds and a manifest of every random choice. The same "
-            "seed gives the same files."
+            "seed gives the same files. Rerunning into the same folder replaces the previous set (its "
+            "files that the new run does not write are deleted); a folder holding other files is refused."
         ),
     )
     parser.add_argument("foregrounds", help="matting dataset (AM-2k, P3M-10k, or image + alpha folders)")
@@ -54,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
         compute_missing=args.compute_missing,
         background_cache=Cache(args.bg_cache_dir or default_cache_dir(args.backgrounds)),
     )
+    earlier_sheet = Path(args.out) / "contact_sheet.jpg"
+    earlier_sheet = earlier_sheet if (Path(args.out) / "manifest.json").is_file() and earlier_sheet.is_file() else None
     manifest = compose_set(foregrounds, backgrounds, args.out, cache, route=args.route, k=args.k, seed=args.seed,
                            limit=args.limit, progress=not args.no_progress)
     print(f"{args.out}: {len(manifest['samples'])} composites ({args.route}, k={args.k}, seed={args.seed})",
@@ -66,4 +69,7 @@ def run(args: argparse.Namespace) -> int:
         path = Path(args.out) / "contact_sheet.jpg"
         write_image(path, sheet, quality=90)
         print(f"contact sheet: {path}", file=sys.stderr)
+    elif earlier_sheet is not None:  # it showed the previous set
+        earlier_sheet.unlink()
+        print(f"removed {earlier_sheet} (it showed the previous composites; --contact-sheet makes a new one)", file=sys.stderr)
     return 0

@@ -13,6 +13,11 @@ Layout of ``OUT``::
     fg/NAME_K.png      the foreground colours that were blended
     bg/NAME_K.png      the fitted (denoised, blurred) background that was blended
     manifest.json      seed, route, settings and per-sample choices
+
+Rerunning into the same folder replaces the set: files of the previous run
+that the new one does not write (a smaller ``k``, fewer foregrounds) are
+deleted; files in those folders that no manifest of this folder lists are
+never touched, and the run is refused before writing anything.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from gfm.data.layouts import ImageSplit, MattingSplit
 from gfm.errors import InputError
 
 MANIFEST_VERSION = 1
+OUTPUT_FOLDERS: tuple[str, ...] = ("image", "alpha", "fg", "bg")
 
 
 def compose_set(
@@ -70,12 +76,20 @@ def compose_set(
     samples = foregrounds.samples[:limit] if limit else foregrounds.samples
     sample_backgrounds(len(backgrounds.images), k, np.random.default_rng(seed))  # refuse too few now
     out = Path(out)
-    for sub in ("image", "alpha", "fg", "bg"):
-        (out / sub).mkdir(parents=True, exist_ok=True)
-    records: list[dict[str, Any]] = []
     names = [s.name for s in samples]
     if len(set(names)) != len(names):
         raise InputError(f"{foregrounds.root}: foreground names repeat; output files would collide")
+    planned = {f"{sub}/{name}_{slot}.png" for name in names for slot in range(k) for sub in OUTPUT_FOLDERS}
+    previous = owned_files(out)
+    foreign = sorted(set(existing_outputs(out)) - previous - planned)
+    if foreign:
+        raise InputError(
+            f"{out}: holds {len(foreign)} file(s) that no gfm compose run of this folder wrote (e.g. {out / foreign[0]}); "
+            "compose into an empty or new folder, or move them away"
+        )
+    for sub in OUTPUT_FOLDERS:
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    records: list[dict[str, Any]] = []
     for i, sample in enumerate(tqdm(samples, desc="composing", unit="foreground", disable=not progress)):
         image, alpha = read_pair(sample.image, sample.alpha)
         fg, _ = cache.foreground(sample, image, alpha)
@@ -136,6 +150,28 @@ def compose_set(
         "n_backgrounds": len(backgrounds.images),
         "samples": records,
     }
+    # The previous run's files that this one did not rewrite (a larger --k, more
+    # foregrounds) are stale: the new manifest would not list them.
+    for stale in sorted(previous - planned):
+        (out / stale).unlink(missing_ok=True)
     with atomic_write(out / "manifest.json") as tmp:
         tmp.write_text(json.dumps(manifest, indent=1))
     return manifest
+
+
+def existing_outputs(out: Path) -> list[str]:
+    """Files under ``out``'s output folders, relative to ``out`` (``image/NAME_K.png`` ...)."""
+    return [f"{sub}/{p.name}" for sub in OUTPUT_FOLDERS if (out / sub).is_dir() for p in (out / sub).iterdir() if p.is_file()]
+
+
+def owned_files(out: Path) -> set[str]:
+    """Files that an earlier ``gfm compose`` into ``out`` wrote, as its manifest lists them
+    (relative to ``out``); empty without a readable manifest."""
+    path = out / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text())
+        return {f for record in manifest["samples"] for f in record["files"].values()}
+    except FileNotFoundError:
+        return set()
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise InputError(f"{path}: not a gfm compose manifest; compose into an empty or new folder") from None
