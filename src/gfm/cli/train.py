@@ -104,9 +104,15 @@ def run(args: argparse.Namespace) -> int:
     finally:
         shutdown_distributed()
     losses = ", ".join(f"{k}={v:.4f}" for k, v in summary.last_losses.items())
-    print(f"{summary.run_dir}: {summary.steps} steps, {summary.epochs_completed} epochs; last losses {losses}")
+    line = f"{summary.run_dir}: {_count(summary.steps, 'step')}, {_count(summary.epochs_completed, 'epoch')} completed"
+    print(line + (f"; last losses {losses}" if losses else ""))
     if summary.best_sad is not None:
         print(f"best validation SAD {summary.best_sad:.3f}")
     if summary.weights is not None:
         print(f"weights: {summary.weights} (gfm matte --model {summary.run_dir} ... uses them)")
     return 0
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 step``, ``3 steps``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

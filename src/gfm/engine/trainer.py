@@ -306,6 +306,9 @@ def train(
     window_start, window_samples = time.perf_counter(), 0
     micro = 0
     done = state.step >= total_steps
+    if done:
+        _say(info, f"{run_dir}: already trained to step {state.step} of {total_steps}: nothing to do "
+             "(raise --steps or --epochs to train further)")
     wrapped.train()
     if config.optim.freeze_bn:
         freeze_batch_norms(wrapped)
@@ -325,53 +328,83 @@ def train(
             _export(model, run_dir / "last.pt", normalization, config, state, {})
         barrier(info)
 
-    while not done and state.epoch < config.optim.epochs:
-        dataset.set_epoch(state.epoch)  # type: ignore[attr-defined]
-        sampler.set_epoch(state.epoch, skip=state.batch_in_epoch * batch_size)
-        for batch in itertools.islice(loader, max(0, batches_used - state.batch_in_epoch)):
-            batch = move_batch(batch, device)
-            terms = training_loss(wrapped, batch, loss_fn, normalization, soft_fusion=config.optim.soft_fusion, amp_dtype=amp_dtype)
-            scaler.scale(terms["total"] / micro_per_step).backward()
-            micro += 1
-            state.batch_in_epoch += 1
-            window_samples += batch["image"].shape[0] * info.world_size
-            if micro < micro_per_step:
-                continue
-            micro = 0
-            scaler.step(optimizer)
-            scaler.update()
-            optimizer.zero_grad(set_to_none=True)
-            state.step += 1
-            bar.update(1)
-            if state.step % config.log.log_every == 0 or state.step == total_steps or state.batch_in_epoch == batches_used:
-                values = all_reduce_mean({k: float(v.detach()) for k, v in terms.items()}, info, device)
-                elapsed = time.perf_counter() - window_start
-                rate = window_samples / elapsed if elapsed > 0 else 0.0
-                last = values
-                logger.log({"kind": "train", "step": state.step, "epoch": state.epoch, **{k: round(v, 6) for k, v in values.items()},
-                            "samples_per_s": round(rate, 3), "lr": config.optim.lr, "time": round(time.time(), 3)})
-                bar.set_postfix({"loss": f"{values['total']:.4f}", "samples/s": f"{rate:.1f}"})
-                window_start, window_samples = time.perf_counter(), 0
-            step_limit = config.optim.steps is not None and state.step >= config.optim.steps
-            if state.step % config.log.checkpoint_every == 0 or step_limit:
-                checkpoint()
-            if step_limit:  # stop mid-epoch; an epoch-based run ends with its last epoch below
-                done = True
-                break
-        else:  # the epoch ran to its end
-            state.epoch += 1
-            state.batch_in_epoch = 0
-            if validation is not None and state.epoch % config.log.val_every == 0:
-                _validate(model, validation, normalization, config, state, run_dir, logger, info, device)
-            if state.epoch >= config.optim.epochs:
-                done = True
-            if done or state.step % config.log.checkpoint_every == 0:
-                checkpoint()  # the epoch boundary: resuming starts the next epoch
+    start_step = state.step
+    validated_at: int | None = None
+
+    def validate() -> None:
+        nonlocal validated_at
+        _validate(model, validation, normalization, config, state, run_dir, logger, info, device)
+        validated_at = state.step
+
+    try:
+        while not done and state.epoch < config.optim.epochs:
+            dataset.set_epoch(state.epoch)  # type: ignore[attr-defined]
+            sampler.set_epoch(state.epoch, skip=state.batch_in_epoch * batch_size)
+            epoch_ended = False
+            for batch in itertools.islice(loader, max(0, batches_used - state.batch_in_epoch)):
+                batch = move_batch(batch, device)
+                terms = training_loss(wrapped, batch, loss_fn, normalization, soft_fusion=config.optim.soft_fusion, amp_dtype=amp_dtype)
+                scaler.scale(terms["total"] / micro_per_step).backward()
+                micro += 1
+                state.batch_in_epoch += 1
+                window_samples += batch["image"].shape[0] * info.world_size
+                if micro < micro_per_step:
+                    continue
+                micro = 0
+                scaler.step(optimizer)
+                scaler.update()
+                optimizer.zero_grad(set_to_none=True)
+                state.step += 1
+                bar.update(1)
+                if state.step % config.log.log_every == 0 or state.step == total_steps or state.batch_in_epoch == batches_used:
+                    values = all_reduce_mean({k: float(v.detach()) for k, v in terms.items()}, info, device)
+                    elapsed = time.perf_counter() - window_start
+                    rate = window_samples / elapsed if elapsed > 0 else 0.0
+                    last = values
+                    logger.log({"kind": "train", "step": state.step, "epoch": state.epoch, **{k: round(v, 6) for k, v in values.items()},
+                                "samples_per_s": round(rate, 3), "lr": config.optim.lr, "time": round(time.time(), 3)})
+                    bar.set_postfix({"loss": f"{values['total']:.4f}", "samples/s": f"{rate:.1f}"})
+                    window_start, window_samples = time.perf_counter(), 0
+                if config.optim.steps is not None and state.step >= config.optim.steps:
+                    done = True  # stop, mid-epoch or on the epoch's last step (counted below)
+                    break
+                if state.batch_in_epoch < batches_used and state.step % config.log.checkpoint_every == 0:
+                    checkpoint()  # (at an epoch's end the checkpoint is written after the epoch is counted)
+            else:
+                epoch_ended = True
+            if epoch_ended or state.batch_in_epoch >= batches_used:  # the epoch ran to its end
+                state.epoch += 1
+                state.batch_in_epoch = 0
+                if validation is not None and state.epoch % config.log.val_every == 0:
+                    validate()
+                if state.epoch >= config.optim.epochs:
+                    done = True
+                if not done and state.step % config.log.checkpoint_every == 0:
+                    checkpoint()  # the epoch boundary: resuming starts the next epoch
+        if state.step > start_step:  # this call trained: validate (a run given validation data does so at its end at least), save
+            if validation is not None and validated_at != state.step:
+                validate()
+            checkpoint()
+    except KeyboardInterrupt:
+        bar.close()
+        _say(info, _interrupted_message(run_dir, state.step))
+        raise
     bar.close()
     logger.close()
     best = run_dir / "best.pt"
     weights = best if best.exists() else run_dir / "last.pt"
     return TrainSummary(run_dir, state.step, state.epoch, last, state.best_sad, weights if weights.exists() else None)
+
+
+def _interrupted_message(run_dir: Path, step: int) -> str:
+    """What an interrupted run says: where ``--resume`` will continue from."""
+    saved = list_checkpoints(run_dir)
+    if not saved:
+        return f"interrupted at step {step}; no checkpoint was written yet, so --resume cannot continue this run"
+    resumed = int(saved[-1].stem.split("_")[-1])  # step_00000040.pt
+    repeat = f" (steps {resumed + 1}-{step} will be trained again)" if step > resumed else ""
+    return (f"interrupted at step {step}; `gfm train --resume --out {run_dir}` continues from "
+            f"{saved[-1]} (step {resumed}){repeat}; --set log.checkpoint_every=N saves more often")
 
 
 def _validate(model: GFM, validation: Any, normalization: Normalization, config: TrainConfig, state: TrainState,
