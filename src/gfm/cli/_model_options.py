@@ -78,10 +78,10 @@ def model_specs(args: argparse.Namespace) -> list[str]:
         InputError: ``--strategy ensemble`` with fewer than two models.
     """
     from gfm.errors import InputError
-    from gfm.inference.models import DEFAULT_ENSEMBLE, DEFAULT_MODEL
+    from gfm.inference.models import DEFAULT_ENSEMBLE, default_model_name
 
     ensemble = strategy_name(args) == "ensemble"
-    specs = list(args.model or (DEFAULT_ENSEMBLE if ensemble else [DEFAULT_MODEL]))
+    specs = list(args.model or (DEFAULT_ENSEMBLE if ensemble else [default_model_name()]))
     if ensemble and len(specs) < 2:
         raise InputError("--strategy ensemble needs two or more --model (e.g. the TT, FT and BT models)")
     return specs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from gfm.errors import CheckpointError
@@ -24,18 +25,36 @@ def run_weights(run_dir: Path) -> Path:
     )
 
 
-def load_model_spec(spec: str, rosta: str | None = None) -> GFM:
+def default_model_name() -> str:
+    """The weights used when none are named (``gfm matte`` without ``--model``,
+    :func:`gfm.remove`, :meth:`Predictor.from_name() <gfm.inference.Predictor.from_name>`).
+
+    Every "no model given" path resolves its model here, and only here.
+    """
+    return DEFAULT_MODEL
+
+
+def load_model_spec(spec: str | os.PathLike[str] | None = None, rosta: str | None = None) -> GFM:
     """Load a model from a checkpoint path, a training run folder or a registered weights name.
+
+    Example::
+
+        from gfm.inference.models import load_model_spec
+        model = load_model_spec()                 # the default weights, from the local cache
+        model = load_model_spec("gfm-r34-ft")     # a name from `gfm weights list`
+        model = load_model_spec("runs/mine")      # a `gfm train` run folder
 
     Args:
         spec: a file path (ours or released), a ``gfm train`` output folder
-            (its ``best.pt``, else ``last.pt``) or a name from ``gfm weights list``.
+            (its ``best.pt``, else ``last.pt``) or a name from ``gfm weights list``;
+            ``None``: :func:`default_model_name`.
         rosta: settles released FT/BT files (their shapes are identical).
 
     Raises:
         CheckpointError: missing file, unknown name, weights not downloaded
             (the message says where to get them and how to import them).
     """
+    spec = default_model_name() if spec is None else os.fspath(spec)
     path = Path(spec)
     if path.is_dir():
         return load_model(run_weights(path), rosta=rosta)

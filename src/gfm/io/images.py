@@ -14,6 +14,7 @@ behind.
 
 from __future__ import annotations
 
+import io
 import os
 import threading
 import warnings
@@ -62,6 +63,12 @@ def _open(path: Path) -> Image.Image:
         raise InputError(f"{path}: is a folder, not an image file")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty (0 bytes); re-export or re-download it")
+    return _open_source(path, path)
+
+
+def _open_source(source: Path | io.BytesIO, path: Path | str) -> Image.Image:
+    """Open and decode ``source`` (a file, or bytes in memory) with the size guard;
+    errors name ``path``."""
     too_large = (
         f"{path}: image too large; downscale it below "
         f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels first"
@@ -73,7 +80,7 @@ def _open(path: Path) -> Image.Image:
             previous = Image.MAX_IMAGE_PIXELS
             Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
             try:
-                image = Image.open(path)
+                image = Image.open(source)
             finally:
                 Image.MAX_IMAGE_PIXELS = previous
         width, height = image.size
@@ -141,7 +148,30 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
         return _to_rgb(opened, path)
 
 
-def _to_rgb(image: Image.Image, path: Path) -> np.ndarray:
+def decode_image(data: bytes, name: str = "<stdin>") -> np.ndarray:
+    """:func:`read_image` for an encoded image held in memory (e.g. read from stdin).
+
+    Args:
+        data: the bytes of a PNG, JPEG, ... file.
+        name: what error messages call it.
+
+    Returns:
+        ``uint8 (H, W, 3)`` RGB, as :func:`read_image`.
+    """
+    if not data:
+        raise InputError(f"{name}: no data (0 bytes)")
+    with _open_source(io.BytesIO(data), name) as opened:
+        return _to_rgb(opened, name)
+
+
+def image_to_rgb(image: Image.Image, name: str = "image") -> np.ndarray:
+    """A PIL image as ``uint8 (H, W, 3)`` RGB with :func:`read_image`'s conversions
+    (EXIF orientation, gray / palette / CMYK / 16-bit; an alpha channel dropped
+    with a warning)."""
+    return _to_rgb(image, name)
+
+
+def _to_rgb(image: Image.Image, path: Path | str) -> np.ndarray:
     if image.mode in _ALPHA_MODES or "transparency" in image.info:
         warnings.warn(
             f"{path}: the image has an alpha channel (mode {image.mode}); it is ignored "
