@@ -22,15 +22,59 @@ FOREGROUND_KINDS = ("cutout", "foreground", "composite", "preview")  # outputs t
 _OUTPUT_SUFFIX = {"alpha": ".png", "cutout": ".png", "foreground": ".png", "composite": ".png", "trimap": ".png", "preview": ".jpg"}
 
 
+#: The input and output name meaning standard input / standard output.
+STDIO = "-"
+#: Suffixes that make ``--out`` a single output file rather than a folder.
+FILE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp")
+_ALPHA_KINDS = ("alpha", "trimap")  # written as grayscale PNG whatever the suffix
+
+
 @dataclass(frozen=True)
 class MatteJob:
-    """One input image and where its outputs go (``out_dir / relative_stem + _KIND.png``)."""
+    """One input image and where its outputs go (``out_dir / relative_stem + _KIND.png``,
+    or the one file ``target`` for ``gfm matte photo.jpg -o cutout.png``).
+
+    ``source`` is ``Path("-")`` for an image read from standard input."""
 
     source: Path
     relative_stem: Path
+    target: Path | None = None
 
     def output(self, out_dir: Path, kind: str) -> Path:
+        if self.target is not None:
+            return self.target
         return out_dir / self.relative_stem.parent / f"{self.relative_stem.name}_{kind}{_OUTPUT_SUFFIX[kind]}"
+
+    @property
+    def from_stdin(self) -> bool:
+        return str(self.source) == STDIO
+
+
+def is_single_file_output(out: Path) -> bool:
+    """``--out`` names one file (``-`` for standard output, or an image suffix
+    such as ``cutout.png`` that is not an existing folder), not an output folder."""
+    return str(out) == STDIO or (out.suffix.lower() in FILE_SUFFIXES and not out.is_dir())
+
+
+def check_single_file_output(out: Path, kind: str) -> None:
+    """Refuse, before any work, a single output file that cannot hold ``kind``.
+
+    Raises:
+        InputError: the suffix cannot store it (an alpha as JPEG, a cutout without
+            transparency), naming a suffix that can.
+    """
+    if str(out) == STDIO:
+        return
+    suffix = out.suffix.lower()
+    if kind in _ALPHA_KINDS and suffix != ".png":
+        raise InputError(f"{out}: the {kind} is written as a grayscale PNG; name the file {out.with_suffix('.png').name}")
+    if kind == "cutout" and suffix in (".jpg", ".jpeg", ".bmp"):
+        raise InputError(f"{out}: {suffix} cannot store the cutout's transparency; use .png (or --outputs composite for a flat image)")
+
+
+def stdout_suffix(kind: str) -> str:
+    """The format written to standard output for ``kind`` (PNG; JPEG for the preview)."""
+    return _OUTPUT_SUFFIX[kind]
 
 
 def _images_in(folder: Path, recursive: bool) -> list[Path]:
@@ -40,6 +84,8 @@ def _images_in(folder: Path, recursive: bool) -> list[Path]:
 
 def collect_jobs(inputs: Sequence[str], recursive: bool = False) -> tuple[list[MatteJob], list[str]]:
     """Expand files, folders and globs into jobs.
+
+    ``"-"`` is an image read from standard input (outputs named ``stdin_KIND``).
 
     Returns:
         ``(jobs, problems)``: problems are inputs that matched nothing.
@@ -60,7 +106,9 @@ def collect_jobs(inputs: Sequence[str], recursive: bool = False) -> tuple[list[M
 
     for text in inputs:
         path = Path(text)
-        if path.is_dir():
+        if text == STDIO:
+            jobs.append(MatteJob(path, Path("stdin")))
+        elif path.is_dir():
             found = _images_in(path, recursive)
             if not found:
                 problems.append(f"{path}: no images in this folder{'' if recursive else ' (use -r for sub-folders)'}")
