@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gfm.cli._arguments import positive_int
+from gfm.cli._arguments import pixel_count, positive_int
 
 if TYPE_CHECKING:
     from gfm.inference import Predictor, Strategy
@@ -46,7 +46,8 @@ def add_model_options(parser: argparse.ArgumentParser, model_group: Any = None, 
     parser.add_argument("--rosta", choices=["FT", "BT"], help="for a released 2-class checkpoint file: which RoSTa it is")
     parser.add_argument("--device", help="auto (CUDA if available), cpu, cuda or cuda:N (default auto)")
     parser.add_argument("--threads", type=positive_int, help="CPU threads for PyTorch (default: all cores)")
-    parser.add_argument("--max-pixels", type=positive_int, help="working-resolution budget a pass in pixels (default 1600x1600)")
+    parser.add_argument("--max-pixels", type=pixel_count, metavar="PIXELS|WxH",
+                        help="working-resolution budget a pass: a pixel count or WIDTHxHEIGHT (default 1600x1600)")
     parser.add_argument(
         "--precision",
         choices=["fp32", "bf16"],

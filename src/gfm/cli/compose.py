@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from gfm.cli._arguments import positive_int
+from gfm.cli._arguments import add_progress_option, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,14 +30,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--split", help="foreground split (default: train)")
     parser.add_argument("--bg-split", help="BG-20k split (default: train)")
     parser.add_argument("--limit", type=positive_int, help="compose only the first N foregrounds")
-    parser.add_argument("--fg-method", choices=("cf", "ml"), default="cf", help="cached foreground estimate")
-    parser.add_argument("--denoiser", choices=("bm3d", "nlm"), default="bm3d", help="cached denoiser (rssn)")
+    parser.add_argument("--fg-method", choices=("cf", "ml"), default="cf", help="cached foreground estimate: cf (closed form, default) or ml")
+    parser.add_argument("--denoiser", choices=("bm3d", "nlm"), default="bm3d", help="cached denoiser of the rssn route: bm3d (the paper, default) or nlm")
     parser.add_argument("--cache-dir", type=Path, help="foregrounds' cache (default: FOREGROUNDS/gfm-cache)")
     parser.add_argument("--bg-cache-dir", type=Path, help="backgrounds' cache (default: BACKGROUNDS/gfm-cache)")
     parser.add_argument("--compute-missing", action="store_true",
                         help="compute foregrounds / denoised images missing from the cache (and cache them)")
     parser.add_argument("--contact-sheet", action="store_true", help="also write OUT/contact_sheet.jpg")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_progress_option(parser)
     parser.set_defaults(func=run)
 
 

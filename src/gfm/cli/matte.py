@@ -11,6 +11,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gfm.cli._arguments import add_progress_option
 from gfm.cli._model_options import add_model_options, build_predictor, load_models
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     existing = parser.add_mutually_exclusive_group()
     existing.add_argument("--skip-existing", action="store_true", help="skip images whose requested outputs all exist")
     existing.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    add_progress_option(parser, dest="quiet")
     parser.set_defaults(func=run)
 
 

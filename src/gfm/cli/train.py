@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from gfm.cli._arguments import add_progress_option
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -26,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "examples:\n"
             "  gfm train --preset ori-am2k-r34-tt --data AM-2k --validation AM-2k --backbone-weights resnet34-b627a593.pth\n"
             "  gfm train --preset comp-rssn-d121-tt --data AM-2k --backgrounds BG-20k --set data.workers=8\n"
-            "  gfm train --preset ori-am2k-tiny-tt --data examples/train --steps 20 --out runs/demo\n"
+            "  gfm train --preset ori-am2k-tiny-tt --data examples --steps 20 --workers 0 --out runs/demo\n"
             "  gfm train --resume --out runs/demo --steps 40"
         ),
     )
@@ -44,6 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", help="auto, cpu, cuda (optim.device)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override any setting (repeatable)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
+    add_progress_option(parser)
     parser.add_argument("--list-presets", action="store_true", help="print the preset names and exit")
     parser.add_argument("--print-config", action="store_true", help="print the resolved configuration and exit")
     parser.set_defaults(func=run)
@@ -62,7 +65,8 @@ def _overrides(args: argparse.Namespace) -> list[str]:
         "data.workers": args.workers,
         "optim.device": args.device,
     }
-    return [f"{key}={value}" for key, value in flags.items() if value is not None] + list(args.overrides)
+    progress = ["log.progress=false"] if args.no_progress else []
+    return [f"{key}={value}" for key, value in flags.items() if value is not None] + progress + list(args.overrides)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from gfm.cli._arguments import add_progress_option
+
 _DESCRIPTION = """\
 Manage the released GFM checkpoints in the local cache ($GFM_HOME/weights,
 default: the platform's user cache folder, e.g. ~/.cache/gfm/weights).
@@ -57,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     download.add_argument("names", nargs="+", metavar="NAME", help="registry name(s), see `gfm weights list`")
     download.add_argument("--force", action="store_true", help="download again even if the file is cached")
     download.add_argument("--url", help="download from this URL instead (one NAME only)")
-    download.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_progress_option(download, dest="quiet")
     download.set_defaults(func=_run_download)
 
     importing = actions.add_parser(
