@@ -90,15 +90,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def _validator(name: str):  # -> Callable[[Path], None]
-    """A strict load of the file into the entry's network: every parameter assigned."""
+    """A strict load of the file into the entry's network: every parameter assigned.
+
+    A checkpoint of another variant is refused with what to type instead (the
+    library's message names Python arguments)."""
 
     def validate(path) -> None:  # noqa: ANN001
-        from gfm.hub import get_weights
-        from gfm.models.checkpoint import load_weights
+        from gfm.errors import CheckpointError
+        from gfm.hub import get_weights, list_weights
+        from gfm.models.checkpoint import load_weights, resolve_checkpoint
         from gfm.models.registry import create_model
 
         entry = get_weights(name)
-        load_weights(create_model(entry.backbone, entry.rosta), path, rosta=entry.rosta)
+        try:
+            load_weights(create_model(entry.backbone, entry.rosta), path, rosta=entry.rosta)
+        except CheckpointError:
+            variant = resolve_checkpoint(path, rosta=entry.rosta).variant
+            if variant is None or variant.lower() == entry.variant.lower():
+                raise
+            names = [e.name for e in list_weights() if e.variant.lower() == variant.lower()]
+            where = (f"import it under that variant's name: `gfm weights import FILE --name {names[0]}`" if names
+                     else "no registered weights name has that variant; use the file directly: `gfm matte --model FILE`")
+            raise CheckpointError(f"the file is {variant}, not {entry.variant}; {where}") from None
 
     return validate
 

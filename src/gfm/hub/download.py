@@ -227,6 +227,11 @@ def _install(
     final = cache_file(entry)
     expected, origin = expected_hash(entry)
     member = _model_member(source, entry)
+    # What happened to the bytes when they are refused: only the cache's own copy is removed.
+    if source_label.startswith("import:"):
+        discarded = f"the cache's copy was removed and nothing was installed ({source_label.removeprefix('import:')} itself is untouched)"
+    else:
+        discarded = "the downloaded copy was removed and nothing was installed"
     try:
         with atomic_write(final, fsync=True) as tmp:
             if member is not None:
@@ -239,7 +244,7 @@ def _install(
             if entry.size_bytes is not None and size != entry.size_bytes:
                 raise CheckpointError(
                     f"weights {entry.name!r} from {source_label}: expected {entry.size_bytes} bytes, "
-                    f"got {size}; the file was deleted"
+                    f"got {size}; {discarded}"
                 )
             if expected is not None and digest != expected and not (trust_new_hash and entry.sha256 is None):
                 hint = (
@@ -250,7 +255,7 @@ def _install(
                 )
                 raise CheckpointError(
                     mismatch_message(entry, Path(source_label), expected, origin, digest)
-                    + f"; the file was deleted and nothing was installed.{hint}"
+                    + f"; {discarded}.{hint}"
                 )
             if validate is not None:
                 _run_validator(validate, tmp, entry, source_label)

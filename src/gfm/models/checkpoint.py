@@ -209,7 +209,7 @@ def _assign(model: GFM, resolved: ResolvedCheckpoint, label: str) -> None:
         if meta_config.rosta != config.rosta:
             hint.append(f"rosta={meta_config.rosta!r}")
         raise CheckpointError(
-            f"{label}: this is a {resolved.variant} checkpoint but the model is {config.backbone}-{config.rosta}; "
+            f"{label}: the checkpoint is {resolved.variant} but the model is {config.backbone}-{config.rosta}; "
             f"use {', '.join(hint)} (or gfm.load_model, which builds the right variant)"
         )
     missing = [k for k in own if k not in resolved.state_dict]
@@ -229,7 +229,7 @@ def _assign(model: GFM, resolved: ResolvedCheckpoint, label: str) -> None:
             parts.append(f"{len(wrong_shape)} of another shape ({'; '.join(wrong_shape[:3])})")
         hint = ""
         if resolved.variant and resolved.variant != config.name:
-            hint = f"; this looks like a {resolved.variant} checkpoint: build that variant or use gfm.load_model"
+            hint = f"; the checkpoint looks like {resolved.variant}: build that variant or use gfm.load_model"
         raise CheckpointError(f"{label}: does not fit {config.name}: {', '.join(parts)}{hint}")
     if not any(t.is_meta for t in own.values()):
         model.load_state_dict(resolved.state_dict, strict=True)
