@@ -90,3 +90,16 @@ def test_max_pixels_takes_the_form_its_default_is_written_in() -> None:
     args = build_parser().parse_args(["matte", "a.jpg", "--out", "o", "--max-pixels", "1000x1000"])
     assert args.max_pixels == 1_000_000
     assert build_parser().parse_args(["matte", "a.jpg", "--out", "o", "--max-pixels", "640000"]).max_pixels == 640_000
+
+
+def test_evaluate_without_pred_or_model_runs_what_matte_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """`--strategy ensemble` means the same models in gfm matte and gfm evaluate."""
+    from gfm.cli.main import main
+
+    monkeypatch.setenv("GFM_HOME", str(tmp_path / "empty-cache"))  # no weights: the error names the model tried
+    data = Path(__file__).parents[1] / "data" / "am2k"
+    for command in ("matte", "evaluate"):
+        target = ["examples/original", "--out", str(tmp_path / "o")] if command == "matte" else ["--data", str(data), "--out", str(tmp_path / "e")]
+        assert main([command, *target, "--strategy", "ensemble", "-q"]) == 2
+        assert "gfm-r34-tt" in capsys.readouterr().err
