@@ -196,8 +196,14 @@ def test_step_limits_count_epochs_and_validate(tmp_path: Path, demo: Path, capsy
         assert [(r["step"], r["epoch"]) for r in csv.DictReader(f)] == [("3", "1")]
     assert (tmp_path / "whole" / "best.pt").is_file()
 
-    assert main([*base, "--out", str(tmp_path / "part"), "--steps", "2"]) == 0
-    assert "2 steps, 0 epochs completed" in capsys.readouterr().out
+    import torch
+
+    before = torch.get_num_threads()
+    assert main([*base, "--out", str(tmp_path / "part"), "--steps", "2", "--threads", "1"]) == 0
+    captured = capsys.readouterr()
+    assert "2 steps, 0 epochs completed" in captured.out
+    assert "cpu: 1 PyTorch thread(s) a process, 0 loader worker(s)" in captured.err
+    assert torch.get_num_threads() == before  # the caller's setting is restored
     with (tmp_path / "part" / "val.csv").open() as f:
         assert [(r["step"], r["epoch"]) for r in csv.DictReader(f)] == [("2", "0")]
 
@@ -215,3 +221,17 @@ def test_an_interrupted_run_says_where_resume_continues(tmp_path: Path) -> None:
     (tmp_path / "checkpoints" / "step_00000025.pt").write_bytes(b"")
     message = _interrupted_message(tmp_path, 41)
     assert "continues from" in message and "step_00000025.pt (step 25)" in message and "steps 26-41 will be trained again" in message
+
+
+def test_automatic_threads_and_workers(tmp_path: Path, demo: Path, capsys: pytest.CaptureFixture[str],
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """No --threads / --workers: a 3-image set loads in the training process, and the
+    threads are the free cores (gfm.cpu)."""
+    from gfm import cpu
+
+    monkeypatch.setattr(cpu, "free_cores", lambda cores=None: 1)  # a busy machine
+    fast = [a for a in FAST if a not in ("--workers", "0")]
+    assert main(["train", "--preset", "ori-am2k-tiny-tt", "--data", str(demo), "--batch-size", "1", *fast,
+                 "--out", str(tmp_path / "r"), "--steps", "1"]) == 0
+    assert "cpu: 1 PyTorch thread(s) a process, 0 loader worker(s)" in capsys.readouterr().err
+    assert "workers: null" in (tmp_path / "r" / "config.yaml").read_text()

@@ -45,7 +45,8 @@ def add_model_options(parser: argparse.ArgumentParser, model_group: Any = None, 
     parser.add_argument("--strategy", choices=STRATEGY_CHOICES, help=STRATEGY_HELP)
     parser.add_argument("--rosta", choices=["FT", "BT"], help="for a released 2-class checkpoint file: which RoSTa it is")
     parser.add_argument("--device", help="auto (CUDA if available), cpu, cuda or cuda:N (default auto)")
-    parser.add_argument("--threads", type=positive_int, help="CPU threads for PyTorch (default: all cores)")
+    parser.add_argument("--threads", type=positive_int,
+                        help="CPU threads for PyTorch (default: the cores other processes leave free, by the load average)")
     parser.add_argument("--max-pixels", type=pixel_count, metavar="PIXELS|WxH",
                         help="working-resolution budget a pass: a pixel count or WIDTHxHEIGHT (default 1600x1600)")
     parser.add_argument(
@@ -97,10 +98,11 @@ def load_models(args: argparse.Namespace) -> tuple[list[str], list[GFM]]:
     """Apply ``--threads`` and load the ``--model`` networks (see :func:`model_specs`)."""
     from gfm.inference.models import load_model_spec
 
-    if args.threads:
-        import torch
+    import torch
 
-        torch.set_num_threads(args.threads)
+    from gfm.cpu import inference_threads
+
+    torch.set_num_threads(args.threads or inference_threads())  # a busy machine is not oversubscribed
     specs = model_specs(args)
     return specs, [load_model_spec(spec, rosta=args.rosta) for spec in specs]
 

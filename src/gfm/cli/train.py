@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gfm.cli._arguments import add_progress_option
+from gfm.cli._arguments import add_progress_option, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "examples:\n"
             "  gfm train --preset ori-am2k-r34-tt --data AM-2k --validation AM-2k --backbone-weights resnet34-b627a593.pth\n"
             "  gfm train --preset comp-rssn-d121-tt --data AM-2k --backgrounds BG-20k --set data.workers=8\n"
-            "  gfm train --preset ori-am2k-tiny-tt --data examples --steps 20 --workers 0 --out runs/demo\n"
+            "  gfm train --preset ori-am2k-tiny-tt --data examples --steps 20 --out runs/demo\n"
             "  gfm train --resume --out runs/demo --steps 40"
         ),
     )
@@ -42,8 +42,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--steps", type=int, help="stop after this many optimiser steps (optim.steps)")
     parser.add_argument("--epochs", type=int, help="number of epochs (optim.epochs)")
     parser.add_argument("--batch-size", type=int, help="batch size per process (optim.batch_size)")
-    parser.add_argument("--workers", type=int, help="data-loader worker processes (data.workers)")
+    parser.add_argument("--workers", type=int, help="data-loader worker processes (data.workers; default 2, or 0 when an "
+                        "epoch has fewer than 8 batches, as with the example photos)")
     parser.add_argument("--device", help="auto, cpu, cuda (optim.device)")
+    parser.add_argument("--threads", type=positive_int,
+                        help="PyTorch CPU threads a training process (optim.threads; default: its share of the cores "
+                        "minus the loader workers)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override any setting (repeatable)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
     add_progress_option(parser)
@@ -64,6 +68,7 @@ def _overrides(args: argparse.Namespace) -> list[str]:
         "optim.batch_size": args.batch_size,
         "data.workers": args.workers,
         "optim.device": args.device,
+        "optim.threads": args.threads,
     }
     progress = ["log.progress=false"] if args.no_progress else []
     return [f"{key}={value}" for key, value in flags.items() if value is not None] + progress + list(args.overrides)

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from gfm.cpu import loader_workers, training_threads
 from gfm.engine.checkpoints import (
     list_checkpoints,
     load_training_checkpoint,
@@ -286,9 +287,15 @@ def train(
 
     sampler = EpochSampler(len(dataset), seed, info.rank, info.world_size)
     batch_size = config.optim.batch_size
-    # Workers get no init function: cv2.setNumThreads in forked workers deadlocks (gfm.data.dataset).
-    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=False, num_workers=config.data.workers, pin_memory=device.type == "cuda")
     batches_per_epoch = math.ceil(sampler.per_rank / batch_size)
+    workers = config.data.workers if config.data.workers is not None else loader_workers(batches_per_epoch)
+    previous_threads = torch.get_num_threads()
+    if device.type == "cpu" or config.optim.threads:  # oversubscribed cores stall every step (gfm.cpu)
+        torch.set_num_threads(config.optim.threads or training_threads(workers, _processes_on_this_machine(info)))
+    _say(info, f"{device.type}: {torch.get_num_threads()} PyTorch thread(s) a process, {workers} loader worker(s) "
+         "(--threads, --workers to change)")
+    # Workers get no init function: cv2.setNumThreads in forked workers deadlocks (gfm.data.dataset).
+    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=False, num_workers=workers, pin_memory=device.type == "cuda")
     steps_per_epoch = max(1, batches_per_epoch // config.optim.accumulate)
     # Each optimiser step accumulates micro-batches of one epoch only: the epoch's last
     # (batches_per_epoch mod accumulate) batches are left out, so that no gradient is
@@ -389,11 +396,20 @@ def train(
         bar.close()
         _say(info, _interrupted_message(run_dir, state.step))
         raise
+    finally:
+        torch.set_num_threads(previous_threads)  # the caller's setting (train() may be called from a program)
     bar.close()
     logger.close()
     best = run_dir / "best.pt"
     weights = best if best.exists() else run_dir / "last.pt"
     return TrainSummary(run_dir, state.step, state.epoch, last, state.best_sad, weights if weights.exists() else None)
+
+
+def _processes_on_this_machine(info: DistInfo) -> int:
+    """Training processes sharing this machine's cores (torchrun's LOCAL_WORLD_SIZE)."""
+    import os
+
+    return int(os.environ.get("LOCAL_WORLD_SIZE", "1")) if info.enabled else 1
 
 
 def _interrupted_message(run_dir: Path, step: int) -> str:
