@@ -29,6 +29,8 @@ def pixel_count(text: str) -> int:
         numbers = [int(p) for p in parts]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a pixel count (2560000) or WIDTHxHEIGHT (1600x1600), got {text!r}") from None
-    if len(numbers) not in (1, 2) or min(numbers) < 1:
+    if len(numbers) not in (1, 2):
         raise argparse.ArgumentTypeError(f"expected a pixel count (2560000) or WIDTHxHEIGHT (1600x1600), got {text!r}")
+    if min(numbers) < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {text}")
     return numbers[0] * (numbers[1] if len(numbers) == 2 else 1)
