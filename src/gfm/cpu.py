@@ -78,5 +78,9 @@ def loader_workers(batches_per_epoch: int) -> int:
 def inference_threads(cores: int | None = None) -> int:
     """PyTorch threads for ``gfm matte`` / ``gfm evaluate`` when ``--threads`` is not
     given: the free cores (:func:`free_cores`), so that a busy machine is not
-    oversubscribed."""
+    oversubscribed. Inference suffers far less than training from a thread too
+    many (large convolutions, few parallel regions a second): on a busy 2-core
+    machine, matting the three example photos with r34-TT took 49.2 s with 2
+    threads, 47.7 s with 1 and 45.8 s with this choice (``benchmarks/threads.py
+    --matte``, whole command, median of two rounds)."""
     return free_cores(cores)
