@@ -65,7 +65,7 @@ def test_load_model_takes_every_tensor_from_the_file(tmp_path: Path) -> None:
 
 def test_own_format_wrong_variant(tmp_path: Path) -> None:
     path = gfm.save_checkpoint(gfm.create_model("tiny", "FT"), tmp_path / "ft.pth")
-    with pytest.raises(CheckpointError, match="this is a tiny-FT checkpoint.*rosta='FT'"):
+    with pytest.raises(CheckpointError, match="the checkpoint is tiny-FT.*rosta='FT'"):
         gfm.load_weights(gfm.create_model("tiny", "TT"), path)
 
 
