@@ -6,8 +6,9 @@
 #   TORCH=cuda            PyPI's default build of torch (CUDA on Linux x86-64)
 #   TORCH_INDEX=URL       take torch from that index instead, e.g. https://download.pytorch.org/whl/cu126
 # The CPU build comes from PyTorch's CPU index (TORCH_CPU_INDEX), added to pip's own
-# indexes: pip prefers its 2.13.0+cpu wheel. A pip configured with a local CPU wheel
-# (find-links) uses that. The build that was installed is printed at the end.
+# indexes for torch alone (its dependencies come from pip's usual index): pip prefers
+# its 2.13.0+cpu wheel. A pip configured with a local CPU wheel (find-links) uses that.
+# The build that was installed is printed at the end.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -39,7 +40,8 @@ endif
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q torch==$(TORCH_VERSION) $(TORCH_PIP_ARGS)
+	$(PY) -m pip install -q --no-deps torch==$(TORCH_VERSION) $(TORCH_PIP_ARGS)
+	$(PY) -m pip install -q torch==$(TORCH_VERSION)
 	$(PY) -m pip install -q -e ".[all,dev]"
 	$(PY) -c "import torch; print('PyTorch', torch.__version__, '(CUDA ' + torch.version.cuda + ' build)' if torch.version.cuda else '(CPU build)', 'asked for: $(TORCH_BUILD)')"
 	touch $(STAMP)

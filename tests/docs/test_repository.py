@@ -40,7 +40,7 @@ def _make_install_commands(tmp_path: Path, *variables: str) -> str:
 
 def test_make_installs_the_cpu_build_without_a_gpu_and_says_which(tmp_path: Path) -> None:
     cpu = _make_install_commands(tmp_path, "TORCH=cpu")
-    assert "torch==2.13.0 --extra-index-url https://download.pytorch.org/whl/cpu" in cpu
+    assert "--no-deps torch==2.13.0 --extra-index-url https://download.pytorch.org/whl/cpu" in cpu  # torch alone
     assert "(CPU build)" in cpu  # the installed build is printed
     cuda = _make_install_commands(tmp_path, "TORCH=cuda")
     assert "torch==2.13.0" in cuda and "whl/cpu" not in cuda
