@@ -1,15 +1,49 @@
-# `make test` creates .venv (CPU PyTorch 2.13.0 + the package with every extra) and runs the suite.
+# `make test` creates .venv (PyTorch 2.13.0 + the package with every extra) and runs the suite.
+#
+# Which PyTorch build goes into .venv:
+#   TORCH=auto (default)  the CUDA build where `nvidia-smi -L` lists a GPU, else the CPU build
+#   TORCH=cpu             the CPU build (about 200 MB instead of several GB of CUDA libraries)
+#   TORCH=cuda            PyPI's default build of torch (CUDA on Linux x86-64)
+#   TORCH_INDEX=URL       take torch from that index instead, e.g. https://download.pytorch.org/whl/cu126
+# The CPU build comes from PyTorch's CPU index (TORCH_CPU_INDEX), added to pip's own
+# indexes for torch alone (its dependencies come from pip's usual index): pip prefers
+# its 2.13.0+cpu wheel. A pip configured with a local CPU wheel (find-links) uses that.
+# The build that was installed is printed at the end.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+
+TORCH_VERSION := 2.13.0
+TORCH ?= auto
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
+
+ifeq ($(TORCH),auto)
+TORCH_BUILD := $(shell nvidia-smi -L >/dev/null 2>&1 && echo cuda || echo cpu)
+else
+TORCH_BUILD := $(TORCH)
+endif
+ifneq ($(filter-out cpu cuda,$(TORCH_BUILD)),)
+$(error TORCH must be auto, cpu or cuda, not '$(TORCH)')
+endif
+
+ifneq ($(TORCH_INDEX),)
+TORCH_PIP_ARGS := --extra-index-url $(TORCH_INDEX)
+else ifeq ($(TORCH_BUILD),cpu)
+TORCH_PIP_ARGS := --extra-index-url $(TORCH_CPU_INDEX)
+else
+TORCH_PIP_ARGS :=
+endif
 
 .PHONY: test install browser clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q --no-deps torch==$(TORCH_VERSION) $(TORCH_PIP_ARGS)
+	$(PY) -m pip install -q torch==$(TORCH_VERSION)
 	$(PY) -m pip install -q -e ".[all,dev]"
+	$(PY) -c "import torch; print('PyTorch', torch.__version__, '(CUDA ' + torch.version.cuda + ' build)' if torch.version.cuda else '(CPU build)', 'asked for: $(TORCH_BUILD)')"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -3,6 +3,7 @@
 Public API (see the README for a tour)::
 
     import gfm
+    cutout = gfm.remove("photo.jpg")               # RGBA cutout (PIL image) with the default model (gfm-lite)
     model = gfm.create_model("r34", "TT")          # the paper's network, any variant
     meta = gfm.load_weights(model, "gfm_r34_tt.pth")  # released or our own checkpoint
     model = gfm.load_model("gfm_r34_tt.pth")       # the right variant from the file alone
@@ -27,11 +28,13 @@ _LAZY = {
     "GFM": "gfm.models.gfm",
     "GFMOutput": "gfm.models.gfm",
     "ModelConfig": "gfm.models.gfm",
+    "remove": "gfm.inference.remove",
 }
 
 if TYPE_CHECKING:
     from gfm.models.checkpoint import load_model, load_weights, save_checkpoint
     from gfm.models.gfm import GFM, GFMOutput, ModelConfig
+    from gfm.inference.remove import remove
     from gfm.models.registry import create_model, list_backbones, list_models
 
 __all__ = ["__version__", *_LAZY]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -201,3 +202,70 @@ def test_model_from_a_training_run_folder(tmp_path: Path, photos: Path, tiny_che
     assert load_model_spec(str(run)).config.rosta == "TT"  # best.pt wins
     assert main(args) == 0
     assert _size(out / "sample2_alpha.png") == _size(photos / "sample2.jpg")
+
+
+def test_one_image_to_one_file(tmp_path: Path, photos: Path, tiny_checkpoints: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    """gfm matte photo.jpg -o cutout.png (rembg's habit): the cutout, or the one kind --outputs names."""
+    model = ["--model", str(tiny_checkpoints["TT"]), "-q", "--foreground", "none"]
+    assert main(["matte", str(photos / "sample2.jpg"), "-o", str(tmp_path / "cutout.png"), *model]) == 0
+    with Image.open(tmp_path / "cutout.png") as cut:
+        assert cut.mode == "RGBA" and cut.size == _size(photos / "sample2.jpg")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cutout.png", "photos"]  # nothing else written
+    assert main(["matte", str(photos / "sample2.jpg"), "-o", str(tmp_path / "new" / "mask.png"), "--outputs", "alpha", *model]) == 0
+    with Image.open(tmp_path / "new" / "mask.png") as mask:
+        assert mask.mode == "L"
+    capsys.readouterr()
+    refusals = [
+        (["-o", str(tmp_path / "x.png"), "--outputs", "alpha,cutout"], "writes one file; choose one output with --outputs"),
+        (["-o", str(tmp_path / "x.jpg"), "--outputs", "alpha"], "x.jpg: the alpha is written as a grayscale PNG; name the file x.png"),
+        (["-o", str(tmp_path / "x.jpg")], "cannot store the cutout's transparency"),
+    ]
+    for extra, message in refusals:
+        assert main(["matte", str(photos / "sample2.jpg"), *extra, *model]) == 2
+        assert message in capsys.readouterr().err
+    assert main(["matte", str(photos), "-r", "-o", str(tmp_path / "x.png"), *model]) == 2
+    assert "the inputs name 2 images; give an output folder" in capsys.readouterr().err
+    assert not list(tmp_path.glob("x.*"))
+
+
+def test_stdin_to_stdout_in_a_pipeline(tmp_path: Path, photos: Path, tiny_checkpoints: dict[str, Path]) -> None:
+    """cat a.jpg | gfm matte - -o - > a.png: PNG bytes on stdout, messages on stderr."""
+    import subprocess
+    import sys
+
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "gfm.cli.main", "matte", "-", "-o", "-", "--model", str(tiny_checkpoints["TT"]), "-q", "--foreground", "none"]
+    done = subprocess.run(cmd, input=(photos / "sample2.jpg").read_bytes(), capture_output=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()
+    (tmp_path / "a.png").write_bytes(done.stdout)
+    with Image.open(tmp_path / "a.png") as cut:
+        assert cut.format == "PNG" and cut.mode == "RGBA" and cut.size == _size(photos / "sample2.jpg")
+    assert b"1 matted" in done.stderr
+    bad = subprocess.run(cmd, input=b"not an image", capture_output=True, env=env, timeout=120)
+    assert bad.returncode == 1 and bad.stdout == b""
+    assert b"<stdin>: not an image file" in bad.stderr
+
+
+def test_one_file_output_follows_the_no_clobber_rules(tmp_path: Path, photos: Path, tiny_checkpoints: dict[str, Path],
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """-o FILE: a rerun replaces its own (marked) file; any other file only with --overwrite; never an input."""
+    model = ["--model", str(tiny_checkpoints["TT"]), "-q", "--foreground", "none"]
+    photo = str(photos / "sample2.jpg")
+    assert main(["matte", photo, "-o", str(tmp_path / "cutout.png"), *model]) == 0
+    assert main(["matte", photo, "-o", str(tmp_path / "cutout.png"), *model]) == 0  # the README's command, rerun
+    mine = tmp_path / "mine.png"
+    Image.new("RGB", (4, 4)).save(mine)
+    before = mine.read_bytes()
+    capsys.readouterr()
+    assert main(["matte", photo, "-o", str(mine), *model]) == 1
+    assert "mine.png already exists and was not written by gfm matte; pass --overwrite" in capsys.readouterr().err
+    assert mine.read_bytes() == before
+    assert main(["matte", photo, "-o", str(mine), "--overwrite", *model]) == 0
+    with Image.open(mine) as cut:
+        assert cut.mode == "RGBA"
+    own = tmp_path / "photo.png"
+    Image.open(photo).save(own)
+    before = own.read_bytes()
+    assert main(["matte", str(own), "-o", str(own), "--overwrite", *model]) == 1
+    assert "is an input of this run and would be overwritten" in capsys.readouterr().err
+    assert own.read_bytes() == before

@@ -38,7 +38,9 @@ def test_import_checks_the_checkpoint(tmp_path: Path, gfm_home: Path, capsys: py
     wrong = tmp_path / "d121.pth"  # a valid checkpoint, of another variant
     gfm.save_checkpoint(gfm.create_model("d121", "TT"), wrong)
     assert main(["weights", "import", str(wrong), "--name", "gfm-r34-tt"]) == 2
-    assert "this is a d121-TT checkpoint" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "the file is d121-TT, not r34-TT; import it under that variant's name: `gfm weights import FILE --name gfm-d121-tt`" in err
+    assert "backbone=" not in err and "rosta=" not in err  # no Python arguments for a command-line user
 
     good = tmp_path / "r34_tt.pth"
     torch.save(gfm.create_model("r34", "TT").state_dict(), good)

@@ -131,7 +131,7 @@ def test_declared_checksum_and_size_are_enforced(server: Any, gfm_home: Path, te
     with pytest.raises(CheckpointError) as caught:
         download_weights(bad.name, base_url=server.url(), progress=False)
     message = str(caught.value)
-    assert "ab" * 32 in message and PAYLOAD_SHA in message and "deleted" in message
+    assert "ab" * 32 in message and PAYLOAD_SHA in message and "the downloaded copy was removed and nothing was installed" in message
     assert _leftovers(gfm_home) == [good.file_name]
     wrong_size = _register(temp_entry, "test-size", None, size=len(PAYLOAD) + 1)
     server.routes[f"/{wrong_size.file_name}"] = server.Route(PAYLOAD)
@@ -342,6 +342,25 @@ def test_import_records_then_enforces(tmp_path: Path, gfm_home: Path) -> None:
     import_weights(other, NAME, force=True)  # the user vouches for the new file
     assert path.read_bytes() == b"not the same weights"
     assert weights_path(NAME) == path
+
+
+def test_import_messages_speak_of_the_users_file(tmp_path: Path, gfm_home: Path) -> None:
+    """A refused import removes only the cache's copy; a tampered imported file is imported again."""
+    source = tmp_path / "mine.pth"
+    source.write_bytes(PAYLOAD)
+    path = import_weights(source, NAME)
+    other = tmp_path / "other.pth"
+    other.write_bytes(b"different")
+    with pytest.raises(CheckpointError) as caught:
+        import_weights(other, NAME)
+    assert f"the cache's copy was removed and nothing was installed ({other.resolve()} itself is untouched)" in str(caught.value)
+    assert other.read_bytes() == b"different"
+    path.write_bytes(b"tampered" + PAYLOAD[8:])
+    with pytest.raises(CheckpointError) as caught:
+        weights_path(NAME)
+    message = str(caught.value)
+    assert f"import your copy again with `gfm weights import {source.resolve()} --name {NAME} --force`" in message
+    assert message.index("gfm weights import") < message.index("gfm weights download")  # the offline fix first
 
 
 def test_import_zip_and_declared_hash(tmp_path: Path, gfm_home: Path, temp_entry: list[str]) -> None:

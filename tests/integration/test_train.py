@@ -238,3 +238,54 @@ def test_an_unreadable_training_image_is_skipped_and_counted_or_strict(
     err = capfd.readouterr().err
     assert f"gfm train: error: {images[0]}: cannot decode image" in err
     assert "Traceback" not in err and "DataLoader worker" not in err
+
+
+def test_step_limits_count_epochs_and_validate(tmp_path: Path, demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """3 images, batch 1: --steps 3 is exactly one epoch (counted, validated); --steps 2
+    stops mid-epoch and still validates at its end; a finished run says so on --resume."""
+    base = ["train", "--preset", "ori-am2k-tiny-tt", "--data", str(demo), "--validation", str(demo), "--batch-size", "1", *FAST]
+    assert main([*base, "--out", str(tmp_path / "whole"), "--steps", "3"]) == 0
+    assert "3 steps, 1 epoch completed; last losses glance_ce=" in capsys.readouterr().out
+    with (tmp_path / "whole" / "val.csv").open() as f:
+        assert [(r["step"], r["epoch"]) for r in csv.DictReader(f)] == [("3", "1")]
+    assert (tmp_path / "whole" / "best.pt").is_file()
+
+    import torch
+
+    before = torch.get_num_threads()
+    assert main([*base, "--out", str(tmp_path / "part"), "--steps", "2", "--threads", "1"]) == 0
+    captured = capsys.readouterr()
+    assert "2 steps, 0 epochs completed" in captured.out
+    assert "cpu: 1 PyTorch thread(s) a process, 0 loader worker(s)" in captured.err
+    assert torch.get_num_threads() == before  # the caller's setting is restored
+    with (tmp_path / "part" / "val.csv").open() as f:
+        assert [(r["step"], r["epoch"]) for r in csv.DictReader(f)] == [("2", "0")]
+
+    assert main(["train", "--resume", "--out", str(tmp_path / "part")]) == 0
+    captured = capsys.readouterr()
+    assert "already trained to step 2 of 2: nothing to do (raise --steps or --epochs" in captured.err
+    assert "last losses" not in captured.out
+
+
+def test_an_interrupted_run_says_where_resume_continues(tmp_path: Path) -> None:
+    from gfm.engine.trainer import _interrupted_message
+
+    assert "no checkpoint was written yet" in _interrupted_message(tmp_path, 3)
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "step_00000025.pt").write_bytes(b"")
+    message = _interrupted_message(tmp_path, 41)
+    assert "continues from" in message and "step_00000025.pt (step 25)" in message and "steps 26-41 will be trained again" in message
+
+
+def test_automatic_threads_and_workers(tmp_path: Path, demo: Path, capsys: pytest.CaptureFixture[str],
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """No --threads / --workers: a 3-image set loads in the training process, and the
+    threads are the free cores (gfm.cpu)."""
+    from gfm import cpu
+
+    monkeypatch.setattr(cpu, "free_cores", lambda cores=None: 1)  # a busy machine
+    fast = [a for a in FAST if a not in ("--workers", "0")]
+    assert main(["train", "--preset", "ori-am2k-tiny-tt", "--data", str(demo), "--batch-size", "1", *fast,
+                 "--out", str(tmp_path / "r"), "--steps", "1"]) == 0
+    assert "cpu: 1 PyTorch thread(s) a process, 0 loader worker(s)" in capsys.readouterr().err
+    assert "workers: null" in (tmp_path / "r" / "config.yaml").read_text()

@@ -90,7 +90,7 @@ def test_wrong_variant_names_the_right_one(checkpoint: str, model_variant: str, 
     model = _meta_model(*model_variant.split("-"))
     with pytest.raises(CheckpointError) as info:
         gfm.load_weights(model, state)
-    assert f"this is a {checkpoint} checkpoint" in str(info.value)
+    assert f"the checkpoint is {checkpoint}" in str(info.value)
     assert hint in str(info.value)
 
 

@@ -65,7 +65,7 @@ def test_load_model_takes_every_tensor_from_the_file(tmp_path: Path) -> None:
 
 def test_own_format_wrong_variant(tmp_path: Path) -> None:
     path = gfm.save_checkpoint(gfm.create_model("tiny", "FT"), tmp_path / "ft.pth")
-    with pytest.raises(CheckpointError, match="this is a tiny-FT checkpoint.*rosta='FT'"):
+    with pytest.raises(CheckpointError, match="the checkpoint is tiny-FT.*rosta='FT'"):
         gfm.load_weights(gfm.create_model("tiny", "TT"), path)
 
 
@@ -192,10 +192,12 @@ def test_backbone_weights_from_old_style_densenet(tmp_path: Path) -> None:
 def test_cli_convert_and_models(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     model = gfm.create_model("tiny", "TT")
     torch.save(model.state_dict(), tmp_path / "plain.pth")
-    # a bare state dict has no metadata: load_model (and convert) refuse and say what to do
-    assert main(["convert", str(tmp_path / "plain.pth"), str(tmp_path / "out.pth")]) == 2
-    assert "gfm.create_model" in capsys.readouterr().err
-    assert not (tmp_path / "out.pth").exists()
+    # a bare state dict in our layout: the variant from its keys, as for released files
+    assert main(["convert", str(tmp_path / "plain.pth"), str(tmp_path / "out.pth"), "--normalization", "imagenet"]) == 0
+    assert "tiny-TT, input imagenet" in capsys.readouterr().out
+    converted = gfm.load_model(tmp_path / "out.pth")
+    assert converted.checkpoint_meta.normalization.name == "imagenet"
+    assert converted.checkpoint_meta.provenance["source"] == "state_dict file"
     assert main(["models", "--json", "--tiny"]) == 0
     assert '"tiny-TT"' in capsys.readouterr().out
 
@@ -218,3 +220,29 @@ def test_convert_never_replaces_an_output_that_appeared_meanwhile(
     assert "out.pth: a file appeared there while this run worked" in capsys.readouterr().err
     assert output.read_bytes() == b"the other run's file"
     assert main(["convert", str(source), str(output), "--overwrite"]) == 0
+
+
+def test_one_rule_for_bare_state_dicts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """torch.save(model.state_dict()) loads wherever a checkpoint is taken, when its keys tell the variant."""
+    from gfm.inference.models import load_model_spec
+
+    source = gfm.create_model("tiny", "FT")
+    torch.save(source.state_dict(), tmp_path / "plain.pth")
+    with pytest.warns(UserWarning, match="carries no input normalisation; assuming raw 0..255"):
+        model = gfm.load_model(tmp_path / "plain.pth")
+    assert model.config.name == "tiny-FT" and model.checkpoint_meta.source == "state_dict"
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in source.state_dict().items())
+    with pytest.warns(UserWarning):
+        assert load_model_spec(str(tmp_path / "plain.pth")).config.name == "tiny-FT"
+    photo = Path(__file__).parents[2] / "examples" / "original" / "sample2.jpg"
+    with pytest.warns(UserWarning, match="no input normalisation"):  # the command line shows the same warning
+        assert main(["matte", str(photo), "--out", str(tmp_path / "out"), "--model", str(tmp_path / "plain.pth"), "--outputs", "alpha", "-q"]) == 0
+    assert (tmp_path / "out" / "sample2_alpha.png").is_file()
+    # keys that tell no variant: the message says exactly what to call
+    torch.save({"weight": torch.zeros(3)}, tmp_path / "other.pth")
+    with pytest.raises(CheckpointError, match=r"variant its keys do not tell.*gfm.create_model\(BACKBONE, ROSTA\).*gfm.load_weights"):
+        gfm.load_model(tmp_path / "other.pth")
+    # an ablation (no bridge) is recognised as tiny-TT but does not fit the default options
+    torch.save(gfm.create_model("tiny", "TT", single_decoder=True).state_dict(), tmp_path / "ablation.pth")
+    with pytest.raises(CheckpointError, match="not with the default options"):
+        gfm.load_model(tmp_path / "ablation.pth")

@@ -171,7 +171,7 @@ def test_optimised_and_plain_predictors_agree() -> None:
 def test_bad_image_arrays() -> None:
     predictor = Predictor(gfm.create_model("tiny", "TT"), device="cpu")
     with pytest.raises(InputError, match="uint8 RGB"):
-        predictor.predict(np.zeros((10, 10), np.uint8))
+        predictor.predict(np.zeros((10, 10, 2), np.uint8))  # (gray (H, W) and RGBA (H, W, 4) are accepted)
     with pytest.raises(InputError, match="uint8 RGB"):
         predictor.predict(np.zeros((10, 10, 3), np.float32))
 

@@ -98,8 +98,8 @@ def test_decode_image_equals_read_image(tmp_path: Path) -> None:
 
 
 def test_decode_image_refusals() -> None:
-    with pytest.raises(InputError, match="upload: the upload is empty"):
-        decode_image(b"")
+    with pytest.raises(InputError, match="upload: no data"):
+        decode_image(b"", name="upload")
     with pytest.raises(InputError, match="photo: not an image"):
         decode_image(b"GIF? no", name="photo")
     data = _png(np.zeros((64, 64, 3), np.uint8))

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gfm.cli._arguments import positive_int
+from gfm.cli._arguments import pixel_count, positive_int
 
 if TYPE_CHECKING:
     from gfm.inference import Predictor, Strategy
@@ -46,8 +46,10 @@ def add_model_options(parser: argparse.ArgumentParser, model_group: Any = None, 
     parser.add_argument("--strategy", choices=STRATEGY_CHOICES, help=STRATEGY_HELP)
     parser.add_argument("--rosta", choices=["FT", "BT"], help="for a released 2-class checkpoint file: which RoSTa it is")
     parser.add_argument("--device", help="auto (CUDA if available), cpu, cuda or cuda:N (default auto)")
-    parser.add_argument("--threads", type=positive_int, help="CPU threads for PyTorch (default: all cores)")
-    parser.add_argument("--max-pixels", type=positive_int, help="working-resolution budget a pass in pixels (default 1600x1600)")
+    parser.add_argument("--threads", type=positive_int,
+                        help="CPU threads for PyTorch (default: the cores other processes leave free, by the load average)")
+    parser.add_argument("--max-pixels", type=pixel_count, metavar="PIXELS|WxH",
+                        help="working-resolution budget a pass: a pixel count or WIDTHxHEIGHT (default 1600x1600)")
     parser.add_argument(
         "--precision",
         choices=["fp32", "bf16"],
@@ -79,10 +81,10 @@ def model_specs(args: argparse.Namespace) -> list[str]:
         InputError: ``--strategy ensemble`` with fewer than two models.
     """
     from gfm.errors import InputError
-    from gfm.inference.models import DEFAULT_ENSEMBLE, DEFAULT_MODEL
+    from gfm.inference.models import DEFAULT_ENSEMBLE, default_model_name
 
     ensemble = strategy_name(args) == "ensemble"
-    specs = list(args.model or (DEFAULT_ENSEMBLE if ensemble else [DEFAULT_MODEL]))
+    specs = list(args.model or (DEFAULT_ENSEMBLE if ensemble else [default_model_name()]))
     if ensemble and len(specs) < 2:
         raise InputError("--strategy ensemble needs two or more --model (e.g. the TT, FT and BT models)")
     return specs
@@ -97,10 +99,11 @@ def load_models(args: argparse.Namespace) -> tuple[list[str], list[GFM]]:
     """Apply ``--threads`` and load the ``--model`` networks (see :func:`model_specs`)."""
     from gfm.inference.models import load_model_spec
 
-    if args.threads:
-        import torch
+    import torch
 
-        torch.set_num_threads(args.threads)
+    from gfm.cpu import inference_threads
+
+    torch.set_num_threads(args.threads or inference_threads())  # a busy machine is not oversubscribed
     specs = model_specs(args)
     progress = not getattr(args, "quiet", False) and sys.stderr.isatty()
     return specs, [load_model_spec(spec, rosta=args.rosta, progress=progress) for spec in specs]

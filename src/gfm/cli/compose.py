@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from gfm.cli._arguments import positive_int
+from gfm.cli._arguments import add_progress_option, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,7 +18,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "images, alphas, foregrounds, backgrounds and a manifest of every random choice. The same "
             "seed gives the same files. An unreadable foreground or background is skipped, listed in the "
             "manifest's failures and reported (exit code 1; --strict stops instead); the manifest is kept "
-            "up to date as the run goes, so an interrupted run's manifest lists exactly what was written."
+            "up to date as the run goes, so an interrupted run's manifest lists exactly what was written. "
+            "Rerunning into the same folder replaces the previous set (the files its manifest lists are "
+            "deleted first); a folder holding other files is refused."
         ),
     )
     parser.add_argument("foregrounds", help="matting dataset (AM-2k, P3M-10k, or image + alpha folders)")
@@ -31,8 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--split", help="foreground split (default: train)")
     parser.add_argument("--bg-split", help="BG-20k split (default: train)")
     parser.add_argument("--limit", type=positive_int, help="compose only the first N foregrounds")
-    parser.add_argument("--fg-method", choices=("cf", "ml"), default="cf", help="cached foreground estimate")
-    parser.add_argument("--denoiser", choices=("bm3d", "nlm"), default="bm3d", help="cached denoiser (rssn)")
+    parser.add_argument("--fg-method", choices=("cf", "ml"), default="cf", help="cached foreground estimate: cf (closed form, default) or ml")
+    parser.add_argument("--denoiser", choices=("bm3d", "nlm"), default="bm3d", help="cached denoiser of the rssn route: bm3d (the paper, default) or nlm")
     parser.add_argument("--cache-dir", type=Path, help="foregrounds' cache (default: FOREGROUNDS/gfm-cache)")
     parser.add_argument("--bg-cache-dir", type=Path, help="backgrounds' cache (default: BACKGROUNDS/gfm-cache)")
     parser.add_argument("--compute-missing", action="store_true",
@@ -40,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--contact-sheet", action="store_true", help="also write OUT/contact_sheet.jpg")
     parser.add_argument("--strict", action="store_true",
                         help="stop at the first unreadable foreground or background (default: skip it, list it, exit 1)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_progress_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -58,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
         compute_missing=args.compute_missing,
         background_cache=Cache(args.bg_cache_dir or default_cache_dir(args.backgrounds)),
     )
+    earlier_sheet = Path(args.out) / "contact_sheet.jpg"
+    earlier_sheet = earlier_sheet if (Path(args.out) / "manifest.json").is_file() and earlier_sheet.is_file() else None
     manifest = compose_set(foregrounds, backgrounds, args.out, cache, route=args.route, k=args.k, seed=args.seed,
                            limit=args.limit, progress=not args.no_progress, strict=args.strict)
     failures = manifest["failures"]
@@ -73,4 +77,7 @@ def run(args: argparse.Namespace) -> int:
         path = Path(args.out) / "contact_sheet.jpg"
         write_image(path, sheet, quality=90)
         print(f"contact sheet: {path}", file=sys.stderr)
+    elif earlier_sheet is not None:  # it showed the previous set
+        earlier_sheet.unlink()
+        print(f"removed {earlier_sheet} (it showed the previous composites; --contact-sheet makes a new one)", file=sys.stderr)
     return 1 if failures else 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from gfm.cli._arguments import add_progress_option
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("data", help="inspect datasets (gfm data check ROOT)")
@@ -25,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("--quick", action="store_true", help="read headers only (misses truncated files)")
     check.add_argument("--min-side", type=int, default=0, metavar="PX",
                        help="also report images whose shorter side is below PX (default: no check)")
-    check.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_progress_option(check)
     check.set_defaults(func=run_check)
 
 

@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from gfm.cli._arguments import add_progress_option
 from gfm.cli._model_options import (
     add_model_options,
     build_predictor,
@@ -23,7 +24,7 @@ Compute the paper's matting metrics (SAD, MSE, MAD, Grad, Conn, SAD-TRAN,
 MSE-TRAN, MAD-TRAN, SAD-FG, SAD-BG) of predicted alphas against the ground
 truth, with the conventions of the released GFM evaluation code (SAD / 1000,
 Grad / 10, per-image means). The alphas come from a folder (--pred) or from
-a model run on every image (--model, with the options of gfm matte).
+a model run on every image (--model, with the options and defaults of gfm matte).
 
 Ground truth, one of:
   --data ROOT       AM-2k validation (ROOT/validation/{original,mask,trimap}
@@ -61,7 +62,7 @@ examples:
   gfm evaluate --pred results/p3m --data datasets/P3M-10k --subset P3M-500-NP --out eval/np
   gfm evaluate --pred out/ --images imgs/ --alphas gt/ --out eval/ --resume
   gfm evaluate --model gfm-r34-tt --strategy single --data datasets/AM-2k --out eval/single
-  gfm evaluate --model my_run/best.pth --data datasets/AM-2k --out eval/mine --save-predictions eval/mine/alphas
+  gfm evaluate --model runs/mine/best.pt --data datasets/AM-2k --out eval/mine --save-predictions eval/mine/alphas
   gfm evaluate --model gfm-r34-tt --data datasets/AM-2k --out eval/sweep --sweep --device cuda
 """
 
@@ -74,7 +75,7 @@ def register(subparsers: Any) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    source = parser.add_mutually_exclusive_group(required=True)
+    source = parser.add_mutually_exclusive_group()  # neither: run the default model(s), as gfm matte does
     source.add_argument(
         "--pred", metavar="DIR", help="folder of predicted alphas (NAME.png or NAME_alpha.png)"
     )
@@ -82,7 +83,8 @@ def register(subparsers: Any) -> None:
         parser,
         model_group=source,
         model_help="run this model (weights name, checkpoint file or `gfm train` run folder) on every image instead of --pred; "
-        "repeat with --strategy ensemble for a median ensemble",
+        "repeat for a median ensemble. Without --pred and --model: the models gfm matte uses (the default, gfm-lite; "
+        "with --strategy ensemble the r34 TT, FT and BT models)",
     )
     parser.add_argument(
         "--save-predictions", metavar="DIR", help="with --model: also write the predicted alphas (NAME.png) here"
@@ -128,7 +130,7 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="score the images that have a prediction and list the others (default: error)",
     )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_progress_option(parser)
     parser.set_defaults(func=run)
 
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gfm.cli._arguments import add_progress_option
 from gfm.cli._model_options import add_model_options, build_predictor, load_models, say_models
 
 if TYPE_CHECKING:
@@ -33,6 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "  trimap      the glance map: 0 background, 128 transition, 255 foreground\n"
             "  preview     JPEG: image | alpha | cutout on a checkerboard, for a quick look\n"
             "Inputs are files, folders (with -r: recursively, keeping sub-folders) and globs.\n"
+            "One input and -o FILE (cutout.png; '-' for standard output) write that one file: the\n"
+            "cutout, or the one kind --outputs names; '-' as input reads an image from standard input.\n"
             "A file that fails is reported at the end and the exit code is 1; the others are done.\n"
             "Outputs are written atomically: an interrupted run leaves no truncated file, and a\n"
             "failed image leaves none of its outputs.\n"
@@ -44,6 +49,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=(
             "examples:\n"
             "  gfm matte photo.jpg --out cutouts/\n"
+            "  gfm matte photo.jpg -o cutout.png\n"
+            "  cat photo.jpg | gfm matte - -o - --outputs alpha > mask.png\n"
             "  gfm matte photos/ -r --out mattes/ --outputs alpha,preview --skip-existing\n"
             "  gfm matte 'shots/*.png' --out out/ --outputs composite --background '#00b140'\n"
             "  gfm matte cat.jpg --out out/ --strategy ensemble   # median of the r34 TT, FT, BT models\n"
@@ -55,12 +62,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
-    parser.add_argument("--out", "-o", type=Path, required=True, help="output folder (created if needed)")
+    parser.add_argument("--out", "-o", type=Path, required=True,
+                        help="output folder (created if needed); or, for one input, an output file such as cutout.png "
+                        "('-': standard output)")
     parser.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders of folder inputs")
     parser.add_argument(
         "--outputs",
-        default="alpha,cutout",
-        help=f"comma-separated outputs among {', '.join(OUTPUT_KINDS)} (default: alpha,cutout)",
+        help=f"comma-separated outputs among {', '.join(OUTPUT_KINDS)} (default: alpha,cutout; "
+        "with -o FILE one of them, default cutout)",
     )
     add_model_options(parser)
     parser.add_argument(
@@ -70,7 +79,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="foreground colour estimation for cutouts and composites: ml (pymatting multi-level, default), "
         "cf (closed form, slow), none (plain image x alpha)",
     )
-    parser.add_argument("--background", default="white", help="composite background: colour (white, green, #rrggbb, r,g,b) or image file")
+    parser.add_argument("--background", help="composite background: colour (white, green, #rrggbb, r,g,b) or image file (default white)")
     parser.add_argument("--alpha-bits", type=int, choices=[8, 16], default=8, help="alpha PNG bit depth (default 8)")
     parser.add_argument(
         "--hint",
@@ -87,7 +96,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also replace existing files that gfm matte did not write (its own earlier outputs are replaced anyway)",
     )
-    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    add_progress_option(parser, dest="quiet")
     parser.set_defaults(func=run)
 
 
@@ -130,34 +139,63 @@ def _hint_finder(hint: Path | None, jobs: list[MatteJob]) -> Callable[[MatteJob]
     return lambda job: hint
 
 
+def _single_file_job(out: Path, kinds: list[str], jobs: list[MatteJob], problems: list[str], scratch: Path | None) -> list[MatteJob]:
+    """``-o FILE`` (or ``-o -``): the one job, writing its one output to that file
+    (for standard output: to ``scratch``, copied to stdout when done)."""
+    from gfm.errors import InputError
+    from gfm.inference.batch import check_single_file_output, stdout_suffix
+
+    if len(kinds) != 1:
+        raise InputError(f"-o {out} writes one file; choose one output with --outputs (e.g. --outputs alpha -o mask.png), "
+                         "or give an output folder for several")
+    check_single_file_output(out, kinds[0])
+    if len(jobs) + len(problems) > 1:
+        raise InputError(f"-o {out} writes one file, but the inputs name {len(jobs)} images; give an output folder (-o DIR/) instead")
+    target = scratch / f"stdout{stdout_suffix(kinds[0])}" if scratch is not None else out
+    return [dataclasses.replace(job, target=target) for job in jobs]
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from gfm.inference.batch import (
         FOREGROUND_KINDS,
+        STDIO,
         BatchReport,
         MatteJob,
         OutputPipeline,
         check_writable,
         collect_jobs,
         describe_failure,
+        is_single_file_output,
         plan_outputs,
     )
     from gfm.inference.foreground import parse_background
-    from gfm.io import read_image
+    from gfm.io import decode_image, read_image
     from gfm.io.atomic import remove_stale_temporaries
 
-    kinds = _parse_outputs(args.outputs)
+    single_file = is_single_file_output(args.out)
+    kinds = _parse_outputs(args.outputs or ("cutout" if single_file else "alpha,cutout"))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        background = parse_background(args.background)
+        background = parse_background(args.background or "white")
     if caught:  # an RGBA image: one line, not a raw warning with a source line
         print(f"note: --background {args.background} has an alpha channel; it is ignored (the colours are used)", file=sys.stderr)
+    if args.background and "composite" not in kinds:
+        print(f"gfm matte: note: --background is used by the composite output only; add it with --outputs {','.join(kinds)},composite",
+              file=sys.stderr)
     found = collect_jobs(args.inputs, recursive=args.recursive)
+    scratch = tempfile.TemporaryDirectory(prefix="gfm-matte-") if str(args.out) == STDIO else None
+    if single_file:
+        found.jobs = _single_file_job(args.out, kinds, found.jobs, found.problems, Path(scratch.name) if scratch else None)
+        if found.jobs:
+            check_writable(found.jobs[0].target.parent)  # type: ignore[union-attr]
+    else:
+        check_writable(args.out)
     jobs = found.jobs
-    check_writable(args.out)
     # Decided before any work: files that appear later (another run) are never replaced.
-    inputs = frozenset(job.source.resolve() for job in jobs)
+    # -o FILE follows the same rules as an output folder (its own earlier output is replaced).
+    inputs = frozenset(job.source.resolve() for job in jobs if not job.from_stdin)
     plans = {job: plan_outputs(job, args.out, kinds, overwrite=args.overwrite, skip_existing=args.skip_existing, inputs=inputs) for job in jobs}
     for folder in {job.output(args.out, kinds[0]).parent for job in jobs}:
         remove_stale_temporaries(folder)  # what killed runs left
@@ -191,7 +229,7 @@ def run(args: argparse.Namespace) -> int:
 
     def failed(job: MatteJob, error: BaseException) -> None:
         text = describe_failure(error)
-        report.failures.append(f"{job.source}: {text}" if str(job.source) not in text else text)
+        report.failures.append(f"{job.source}: {text}" if str(job.source) not in text and not job.from_stdin else text)
 
     def done(job: MatteJob) -> None:
         report.done += 1
@@ -209,7 +247,7 @@ def run(args: argparse.Namespace) -> int:
             try:
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
-                    image = read_image(job.source)
+                    image = decode_image(sys.stdin.buffer.read(), "<stdin>") if job.from_stdin else read_image(job.source)
                 dropped_alpha += any("alpha" in str(w.message).lower() for w in caught)
                 hint_path = hints_for(job) if hints_for is not None else None
                 unhinted += hints_for is not None and hint_path is None
@@ -227,6 +265,11 @@ def run(args: argparse.Namespace) -> int:
             )
     bar.close()
 
+    if scratch is not None:  # -o -: the one file goes to standard output, the messages to stderr
+        if report.done:
+            sys.stdout.buffer.write(jobs[0].target.read_bytes())  # type: ignore[union-attr]
+            sys.stdout.buffer.flush()
+        scratch.cleanup()
     elapsed = time.perf_counter() - start
     rate = f", {report.done / elapsed:.2f} images/s" if report.done and elapsed > 0 else ""
     if found.earlier_outputs:

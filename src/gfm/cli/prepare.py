@@ -20,6 +20,8 @@ import os
 import sys
 from pathlib import Path
 
+from gfm.cli._arguments import add_progress_option
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("prepare", help="precompute foregrounds, denoised images, background sets")
@@ -33,13 +35,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         p.add_argument("--cache-dir", type=Path, help="cache folder (default: ROOT/gfm-cache)")
         p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
         p.add_argument("--force", action="store_true", help="recompute files already in the cache")
-        p.add_argument("--no-progress", action="store_true", help="no progress bar")
+        add_progress_option(p)
 
     fg = sub.add_parser("foregrounds", help="estimate foreground/background colours of a matting dataset",
                         description="Estimate F and B of every image of a matting dataset into the cache.")
     common(fg)
     fg.add_argument("--method", choices=("cf", "ml"), default="cf",
-                    help="cf: closed form of Levin et al. (the paper); ml: multi-level, much faster")
+                    help="cf: closed form of Levin et al. (the paper, default); ml: multi-level, much faster")
     fg.set_defaults(func=run_foregrounds)
 
     dn = sub.add_parser(
@@ -54,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     common(dn)
     dn.add_argument("--denoiser", choices=("bm3d", "nlm"), default="bm3d", help="default: bm3d (the paper)")
-    dn.add_argument("--method", choices=("cf", "ml"), default="cf", help="which cached foregrounds (matting datasets)")
+    dn.add_argument("--method", choices=("cf", "ml"), default="cf", help="which cached foregrounds (matting datasets; default cf)")
     dn.set_defaults(func=run_denoise)
 
     bg = sub.add_parser(
@@ -72,7 +74,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bg.add_argument("--side", type=int, default=1080, help="shorter side of written images (default 1080)")
     bg.add_argument("--threshold", type=int, default=6,
                     help="near-duplicate: perceptual hashes within this many bits of 64 (default 6; 0: exact only)")
-    bg.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_progress_option(bg)
     bg.set_defaults(func=run_backgrounds)
 
     te = sub.add_parser(
@@ -97,7 +99,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     te.add_argument("-r", "--recursive", action="store_true", help="search folders recursively")
     te.add_argument("--threads", type=int, help="onnxruntime threads (default: onnxruntime's choice)")
     te.add_argument("--force", action="store_true", help="recompute masks already in OUT")
-    te.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_progress_option(te)
     te.set_defaults(func=run_teacher)
 
 

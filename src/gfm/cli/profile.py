@@ -9,8 +9,10 @@ DESCRIPTION = """\
 Profile GFM variants (random weights) or checkpoints like the paper's Table 7:
 parameters (as released, and those the forward pass uses), GMACs at SIZE x SIZE
 (the paper's counting convention, and convolutions only), the median latency
-of the whole network over --repeats forward passes after a warm-up (on the
-inference-optimised model; threads stated), and the peak memory during those
+of the whole network over --repeats forward passes and their range, after
+warm-up passes run until three in a row agree within 10% (a fresh process's
+first passes are several times slower; on the inference-optimised model;
+threads stated), and the peak memory during those
 passes. Each model is timed in its own child process so that memory is its
 own. --repeats 0 counts parameters and GMACs only (instant: no weights are
 allocated for counting).

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from gfm.cli._arguments import add_progress_option, positive_int
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -27,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "examples:\n"
             "  gfm train --preset ori-am2k-r34-tt --data AM-2k --validation AM-2k --backbone-weights resnet34-b627a593.pth\n"
             "  gfm train --preset comp-rssn-d121-tt --data AM-2k --backgrounds BG-20k --set data.workers=8\n"
-            "  gfm train --preset ori-am2k-tiny-tt --data examples/train --steps 20 --out runs/demo\n"
+            "  gfm train --preset ori-am2k-tiny-tt --data examples --steps 20 --out runs/demo\n"
             "  gfm train --resume --out runs/demo --steps 40"
         ),
     )
@@ -41,10 +43,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--steps", type=int, help="stop after this many optimiser steps (optim.steps)")
     parser.add_argument("--epochs", type=int, help="number of epochs (optim.epochs)")
     parser.add_argument("--batch-size", type=int, help="batch size per process (optim.batch_size)")
-    parser.add_argument("--workers", type=int, help="data-loader worker processes (data.workers)")
+    parser.add_argument("--workers", type=int, help="data-loader worker processes (data.workers; default 2, or 0 when an "
+                        "epoch has fewer than 8 batches, as with the example photos)")
     parser.add_argument("--device", help="auto, cpu, cuda (optim.device)")
+    parser.add_argument("--threads", type=positive_int,
+                        help="PyTorch CPU threads a training process (optim.threads; default: its share of the cores "
+                        "minus the loader workers)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override any setting (repeatable)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
+    add_progress_option(parser)
     parser.add_argument("--list-presets", action="store_true", help="print the preset names and exit")
     parser.add_argument("--print-config", action="store_true", help="print the resolved configuration and exit")
     parser.set_defaults(func=run)
@@ -62,8 +69,10 @@ def _overrides(args: argparse.Namespace) -> list[str]:
         "optim.batch_size": args.batch_size,
         "data.workers": args.workers,
         "optim.device": args.device,
+        "optim.threads": args.threads,
     }
-    return [f"{key}={value}" for key, value in flags.items() if value is not None] + list(args.overrides)
+    progress = ["log.progress=false"] if args.no_progress else []
+    return [f"{key}={value}" for key, value in flags.items() if value is not None] + progress + list(args.overrides)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -105,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         shutdown_distributed()
     losses = ", ".join(f"{k}={v:.4f}" for k, v in summary.last_losses.items())
-    print(f"{summary.run_dir}: {summary.steps} steps, {summary.epochs_completed} epochs; last losses {losses}")
+    line = f"{summary.run_dir}: {_count(summary.steps, 'step')}, {_count(summary.epochs_completed, 'epoch')} completed"
+    print(line + (f"; last losses {losses}" if losses else ""))
     if summary.best_sad is not None:
         print(f"best validation SAD {summary.best_sad:.3f}")
     if summary.skipped_items:
@@ -114,3 +124,8 @@ def run(args: argparse.Namespace) -> int:
     if summary.weights is not None:
         print(f"weights: {summary.weights} (gfm matte --model {summary.run_dir} ... uses them)")
     return 0
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 step``, ``3 steps``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

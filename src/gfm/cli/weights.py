@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from gfm.cli._arguments import add_progress_option
+
 _DESCRIPTION = """\
 Manage the released GFM checkpoints in the local cache ($GFM_HOME/weights,
 default: the platform's user cache folder, e.g. ~/.cache/gfm/weights).
@@ -57,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     download.add_argument("names", nargs="+", metavar="NAME", help="registry name(s), see `gfm weights list`")
     download.add_argument("--force", action="store_true", help="download again even if the file is cached")
     download.add_argument("--url", help="download from this URL instead (one NAME only)")
-    download.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_progress_option(download, dest="quiet")
     download.set_defaults(func=_run_download)
 
     importing = actions.add_parser(
@@ -88,15 +90,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def _validator(name: str):  # -> Callable[[Path], None]
-    """A strict load of the file into the entry's network: every parameter assigned."""
+    """A strict load of the file into the entry's network: every parameter assigned.
+
+    A checkpoint of another variant is refused with what to type instead (the
+    library's message names Python arguments)."""
 
     def validate(path) -> None:  # noqa: ANN001
-        from gfm.hub import get_weights
-        from gfm.models.checkpoint import load_weights
+        from gfm.errors import CheckpointError
+        from gfm.hub import get_weights, list_weights
+        from gfm.models.checkpoint import load_weights, resolve_checkpoint
         from gfm.models.registry import create_model
 
         entry = get_weights(name)
-        load_weights(create_model(entry.backbone, entry.rosta), path, rosta=entry.rosta)
+        try:
+            load_weights(create_model(entry.backbone, entry.rosta), path, rosta=entry.rosta)
+        except CheckpointError:
+            variant = resolve_checkpoint(path, rosta=entry.rosta).variant
+            if variant is None or variant.lower() == entry.variant.lower():
+                raise
+            names = [e.name for e in list_weights() if e.variant.lower() == variant.lower()]
+            where = (f"import it under that variant's name: `gfm weights import FILE --name {names[0]}`" if names
+                     else "no registered weights name has that variant; use the file directly: `gfm matte --model FILE`")
+            raise CheckpointError(f"the file is {variant}, not {entry.variant}; {where}") from None
 
     return validate
 

@@ -62,6 +62,31 @@ def image_key(path: Path, root: Path) -> str:
         raise InputError(f"{path} is not inside {root}") from None
 
 
+def check_computed(output: np.ndarray, source: np.ndarray, path: Path, what: str) -> None:
+    """Refuse a computed cache entry that is clearly broken instead of storing it.
+
+    An estimate or a denoised image that is all zero (while its source is not) or
+    holds NaN / infinity would be cached as black and read by training and
+    composition without a word.
+
+    Args:
+        output: the computed image, any shape and dtype.
+        source: what it was computed from (the image, or the foreground colours
+            under alpha > 0).
+        path: the cache file it would be written to (named in the error).
+        what: the computation, e.g. ``"BM3D denoising"``.
+
+    Raises:
+        InputError: naming the file, what went wrong and what to do.
+    """
+    if np.issubdtype(output.dtype, np.floating) and not np.all(np.isfinite(output)):
+        raise InputError(f"{path}: {what} produced NaN or infinite values; not cached. "
+                         "Try another method (--denoiser nlm, --method ml) and report the image")
+    if not np.any(output) and np.any(source):
+        raise InputError(f"{path}: {what} produced an all-black image from a non-black source; not cached. "
+                         "Try another method (--denoiser nlm, --method ml) and report the image")
+
+
 def _read_cached(path: Path) -> np.ndarray:
     from gfm.io import read_image
 
@@ -129,6 +154,7 @@ class CacheReader:
         from gfm.data.foreground import estimate_foreground
 
         fg, bg = estimate_foreground(image, alpha, self.fg_method)
+        check_computed(fg, image[alpha > 0], fg_path, f"the {self.fg_method} foreground estimate")
         _write_cached(fg_path, fg)
         _write_cached(bg_path, bg)
         return fg, bg
@@ -171,5 +197,6 @@ class CacheReader:
         from gfm.data.denoise import denoise
 
         out = denoise(source, self.denoiser)
+        check_computed(out, source, path, f"{self.denoiser} denoising")
         _write_cached(path, out)
         return out

@@ -17,6 +17,8 @@ image with a large sigma would only blur it).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from gfm.errors import ConfigError, InputError
@@ -49,7 +51,8 @@ def estimate_noise_sigma(image: np.ndarray) -> float:
 
 
 def denoise_bm3d(image: np.ndarray, sigma: float | None = None) -> np.ndarray:
-    """BM3D on an RGB image (``bm3d.bm3d_rgb``, opponent colour space).
+    """BM3D on an RGB image (as ``bm3d.bm3d_rgb``: opponent colour space), or on
+    the gray channel of a grayscale image stored as RGB.
 
     Args:
         image: ``uint8 (H, W, 3)``.
@@ -66,8 +69,52 @@ def denoise_bm3d(image: np.ndarray, sigma: float | None = None) -> np.ndarray:
     if sigma is None:
         sigma = estimate_noise_sigma(image)
     sigma = max(float(sigma), MIN_SIGMA)
-    out = bm3d.bm3d_rgb(image.astype(np.float64) / 255.0, sigma / 255.0)
-    return np.clip(np.rint(np.asarray(out) * 255.0), 0, 255).astype(np.uint8)
+    rgb = image.astype(np.float64) / 255.0
+    if np.array_equal(image[..., 0], image[..., 1]) and np.array_equal(image[..., 1], image[..., 2]):
+        # A grayscale photo stored as RGB: its noise is the same in the three channels,
+        # so it is all luminance noise; BM3D of the gray channel is the right model.
+        out = np.repeat(np.atleast_3d(np.asarray(bm3d.bm3d(rgb[..., 0], sigma / 255.0), dtype=np.float64)), 3, axis=2)
+    else:
+        out = _bm3d_opponent(bm3d, rgb, sigma / 255.0)
+    if not np.all(np.isfinite(out)):  # never store NaN as black: a broken result is an error
+        raise InputError("BM3D returned non-finite values for this image")
+    return np.clip(np.rint(out * 255.0), 0, 255).astype(np.uint8)
+
+
+# The opponent colour transform of ``bm3d.bm3d_rgb`` and its inverse.
+_OPPONENT = np.array([[1 / 3, 1 / 3, 1 / 3], [0.5, 0.0, -0.5], [0.25, -0.5, 0.25]])
+_OPPONENT_INVERSE = np.array([[1.0, 1.0, 2 / 3], [1.0, 0.0, -4 / 3], [1.0, -1.0, 2 / 3]])
+
+
+def _bm3d_opponent(bm3d: Any, rgb: np.ndarray, sigma: float) -> np.ndarray:
+    """``bm3d.bm3d_rgb(rgb, sigma)`` (opponent colour space, each channel scaled to
+    [0, 1]) that also works when a channel is flat.
+
+    ``bm3d_rgb`` divides each opponent channel by its range: a grayscale photo
+    stored as RGB (both colour channels zero) or a flat colour gives 0 / 0, and
+    the whole result became NaN, then black. A flat channel has nothing to denoise;
+    here it keeps range 1 (stays flat) and the other channels are processed as
+    ``bm3d_rgb`` does (one by one when the luminance, where blocks are matched, is flat).
+
+    Args:
+        rgb: ``float64 (H, W, 3)`` in [0, 1].
+        sigma: noise standard deviation on the same scale.
+
+    Returns:
+        ``float64 (H, W, 3)``, about [0, 1].
+    """
+    h, w, _ = rgb.shape
+    o = rgb.reshape(-1, 3) @ _OPPONENT.T
+    o_min, o_max = o.min(axis=0), o.max(axis=0)
+    spread = np.where(o_max - o_min > 1e-12, o_max - o_min, 1.0)
+    normalised = ((o - o_min) / spread).reshape(h, w, 3)
+    channel_sigma = sigma * np.sqrt(np.sum(_OPPONENT**2, axis=1)) / spread
+    if o_max[0] - o_min[0] > 1e-12:  # block matching runs on the luminance channel
+        denoised = np.asarray(bm3d.bm3d(normalised, channel_sigma), dtype=np.float64)
+    else:  # flat luminance: bm3d would stop without its block matches; channels one by one
+        denoised = np.stack([np.asarray(bm3d.bm3d(normalised[..., c], channel_sigma[c]), dtype=np.float64).reshape(h, w)
+                             for c in range(3)], axis=2)
+    return ((denoised.reshape(-1, 3) * spread + o_min) @ _OPPONENT_INVERSE.T).reshape(h, w, 3)
 
 
 def denoise_nlm(image: np.ndarray, sigma: float | None = None) -> np.ndarray:

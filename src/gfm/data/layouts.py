@@ -232,13 +232,21 @@ def _first_dir(parent: Path, names: Sequence[str]) -> Path | None:
 
 
 def am2k_split(root: str | os.PathLike[str], split: str = "train") -> MattingSplit:
-    """AM-2k: ``train`` (original + mask) or ``validation`` (original + mask + trimap)."""
+    """AM-2k: ``train`` (original + mask) or ``validation`` (original + mask, and
+    trimap when the folder exists: without it, evaluation generates trimaps from
+    the ground truth)."""
     root = Path(root)
     if split not in ("train", "validation"):
         raise InputError(f"AM-2k has splits 'train' and 'validation', not {split!r}")
     base = root / split
-    trimap = base / "trimap" if split == "validation" else None
+    trimap = _optional_trimaps(base) if split == "validation" else None
     return pair_folders(base / "original", base / "mask", trimap, root=root, name=f"AM-2k {split}")
+
+
+def _optional_trimaps(base: Path) -> Path | None:
+    """A validation split's ``trimap`` folder, or ``None`` when it has none (one
+    notion of a valid dataset: ``gfm evaluate`` then generates the trimaps)."""
+    return base / "trimap" if (base / "trimap").is_dir() else None
 
 
 def _p3m_val_base(root: Path, split: str) -> Path:
@@ -256,7 +264,7 @@ def p3m_split(root: str | os.PathLike[str], split: str = "train") -> MattingSpli
     if split in ("P3M-500-P", "P3M-500-NP"):
         base = _p3m_val_base(root, split)
         images = "blurred_image" if split == "P3M-500-P" else "original_image"
-        return pair_folders(base / images, base / "mask", base / "trimap", root=root, name=split)
+        return pair_folders(base / images, base / "mask", _optional_trimaps(base), root=root, name=split)
     raise InputError(f"P3M-10k has splits 'train', 'P3M-500-P' and 'P3M-500-NP', not {split!r}")
 
 

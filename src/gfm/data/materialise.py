@@ -19,6 +19,12 @@ manifest's ``failures`` (``strict=True`` stops instead). The manifest is
 written from the start and rewritten as the run goes (``"complete": false``
 until the end), so an interrupted run leaves a manifest that lists exactly the
 composites whose files were all written.
+
+Rerunning into the same folder replaces the set: the files the previous run's
+manifest lists are deleted before anything is written (so a smaller ``k`` or
+fewer foregrounds leaves no stale file, and the folder never holds a file its
+manifest does not list); files in those folders that no manifest of this
+folder lists are never touched, and the run is refused before writing anything.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from gfm.data.layouts import ImageSplit, MattingSample, MattingSplit
 from gfm.errors import InputError
 
 MANIFEST_VERSION = 1
+OUTPUT_FOLDERS: tuple[str, ...] = ("image", "alpha", "fg", "bg")
 
 #: Longest time between two rewrites of ``manifest.json`` during a run.
 MANIFEST_FLUSH_SECONDS = 30.0
@@ -83,13 +90,25 @@ def compose_set(
     samples = foregrounds.samples[:limit] if limit else foregrounds.samples
     sample_backgrounds(len(backgrounds.images), k, np.random.default_rng(seed))  # refuse too few now
     out = Path(out)
-    for sub in ("image", "alpha", "fg", "bg"):
-        (out / sub).mkdir(parents=True, exist_ok=True)
-    records: list[dict[str, Any]] = []
-    failures: list[dict[str, str]] = []
     names = [s.name for s in samples]
     if len(set(names)) != len(names):
         raise InputError(f"{foregrounds.root}: foreground names repeat; output files would collide")
+    planned = {f"{sub}/{name}_{slot}.png" for name in names for slot in range(k) for sub in OUTPUT_FOLDERS}
+    previous = owned_files(out)
+    foreign = sorted(set(existing_outputs(out)) - previous - planned)
+    if foreign:
+        raise InputError(
+            f"{out}: holds {len(foreign)} file(s) that no gfm compose run of this folder wrote (e.g. {out / foreign[0]}); "
+            "compose into an empty or new folder, or move them away"
+        )
+    # The previous run's set goes before the new manifest is written (listing nothing yet):
+    # an interrupted rerun then leaves no file that its manifest does not list.
+    for stale in sorted(previous):
+        (out / stale).unlink(missing_ok=True)
+    for sub in OUTPUT_FOLDERS:
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    records: list[dict[str, Any]] = []
+    failures: list[dict[str, str]] = []
     manifest = _manifest(config, k, seed, cache, foregrounds, backgrounds, records, failures)
 
     def save(complete: bool) -> None:
@@ -221,3 +240,21 @@ def _manifest(
         "samples": records,
         "failures": failures,
     }
+
+
+def existing_outputs(out: Path) -> list[str]:
+    """Files under ``out``'s output folders, relative to ``out`` (``image/NAME_K.png`` ...)."""
+    return [f"{sub}/{p.name}" for sub in OUTPUT_FOLDERS if (out / sub).is_dir() for p in (out / sub).iterdir() if p.is_file()]
+
+
+def owned_files(out: Path) -> set[str]:
+    """Files that an earlier ``gfm compose`` into ``out`` wrote, as its manifest lists them
+    (relative to ``out``); empty without a readable manifest."""
+    path = out / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text())
+        return {f for record in manifest["samples"] for f in record["files"].values()}
+    except FileNotFoundError:
+        return set()
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise InputError(f"{path}: not a gfm compose manifest; compose into an empty or new folder") from None

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gfm.data.cache import Cache, image_key
+from gfm.data.cache import Cache, check_computed, image_key
 from gfm.data.layouts import ImageSplit, MattingSample
 from gfm.errors import GFMError
 
@@ -111,6 +111,7 @@ def run_task(task: Task) -> None:
 
         image, alpha = read_pair(task.image, task.alpha)
         fg, bg = estimate_foreground(image, alpha, task.method)
+        check_computed(fg, image[alpha > 0], task.fg_out, f"the {task.method} foreground estimate")
         write_image(task.fg_out, fg)
         write_image(task.bg_out, bg)
     elif isinstance(task, DenoiseTask):
@@ -119,7 +120,10 @@ def run_task(task: Task) -> None:
 
         if not task.src.is_file():
             raise InputError(f"{task.src}: not found ({task.missing_hint})")
-        write_image(task.out, denoise(read_image(task.src), task.denoiser))
+        source = read_image(task.src)
+        out = denoise(source, task.denoiser)
+        check_computed(out, source, task.out, f"{task.denoiser} denoising")
+        write_image(task.out, out)
     else:  # pragma: no cover - typed
         raise TypeError(type(task))
 

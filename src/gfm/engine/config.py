@@ -45,7 +45,7 @@ class DataSection:
     backgrounds_per_foreground: int = 5
     crop_sizes: list[int] = field(default_factory=lambda: [640, 960, 1280])
     out_size: int = 320
-    workers: int = 2
+    workers: int | None = None  # data-loader processes (None: 0 for epochs under 8 batches, else 2; gfm.cpu)
     foreground_method: Literal["cf", "ml"] = "cf"  # which cached foreground estimate (closed form = paper)
     denoiser: Literal["bm3d", "nlm"] = "bm3d"  # RSSN denoiser (BM3D = paper; NLM much faster)
     use_cache: bool = True  # read precomputed foregrounds / denoised images (gfm prepare)
@@ -74,6 +74,7 @@ class OptimSection:
     freeze_bn: bool = False  # keep batch norms in eval mode (running statistics): small batches
     seed: int = 0
     device: str = "auto"
+    threads: int | None = None  # PyTorch CPU threads a process (None: its share of the cores minus loader workers)
 
 
 @dataclass
@@ -232,6 +233,8 @@ def validate(config: TrainConfig) -> TrainConfig:
     for key, value in positive.items():
         if value <= 0:
             raise ConfigError(f"{key} must be positive, got {value}")
+    if config.optim.threads is not None and config.optim.threads <= 0:
+        raise ConfigError(f"optim.threads must be positive (or null: automatic), got {config.optim.threads}")
     if config.optim.steps is not None and config.optim.steps <= 0:
         raise ConfigError(f"optim.steps must be positive, got {config.optim.steps}")
     if config.optim.lr <= 0:
@@ -244,7 +247,7 @@ def validate(config: TrainConfig) -> TrainConfig:
         raise ConfigError(f"data.out_size must be a multiple of 32, got {config.data.out_size}")
     if not config.data.crop_sizes or any(c < 32 for c in config.data.crop_sizes):
         raise ConfigError(f"data.crop_sizes must be a non-empty list of sizes >= 32, got {config.data.crop_sizes}")
-    if config.data.workers < 0:
+    if config.data.workers is not None and config.data.workers < 0:
         raise ConfigError(f"data.workers must be >= 0, got {config.data.workers}")
     if config.data.root is None:
         raise ConfigError("data.root is not set: pass --data ROOT (a folder of training images and alphas)")

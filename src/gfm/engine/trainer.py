@@ -32,6 +32,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from gfm.cpu import loader_workers, training_threads
 from gfm.engine.checkpoints import (
     list_checkpoints,
     load_training_checkpoint,
@@ -322,9 +323,15 @@ def train(
 
     sampler = EpochSampler(len(dataset), seed, info.rank, info.world_size)
     batch_size = config.optim.batch_size
-    # Workers get no init function: cv2.setNumThreads in forked workers deadlocks (gfm.data.dataset).
-    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=False, num_workers=config.data.workers, pin_memory=device.type == "cuda")
     batches_per_epoch = math.ceil(sampler.per_rank / batch_size)
+    workers = config.data.workers if config.data.workers is not None else loader_workers(batches_per_epoch)
+    previous_threads = torch.get_num_threads()
+    if device.type == "cpu" or config.optim.threads:  # oversubscribed cores stall every step (gfm.cpu)
+        torch.set_num_threads(config.optim.threads or training_threads(workers, _processes_on_this_machine(info)))
+    _say(info, f"{device.type}: {torch.get_num_threads()} PyTorch thread(s) a process, {workers} loader worker(s) "
+         "(--threads, --workers to change)")
+    # Workers get no init function: cv2.setNumThreads in forked workers deadlocks (gfm.data.dataset).
+    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=False, num_workers=workers, pin_memory=device.type == "cuda")
     steps_per_epoch = max(1, batches_per_epoch // config.optim.accumulate)
     # Each optimiser step accumulates micro-batches of one epoch only: the epoch's last
     # (batches_per_epoch mod accumulate) batches are left out, so that no gradient is
@@ -343,6 +350,9 @@ def train(
     micro = 0
     skipped_items = 0
     done = state.step >= total_steps
+    if done:
+        _say(info, f"{run_dir}: already trained to step {state.step} of {total_steps}: nothing to do "
+             "(raise --steps or --epochs to train further)")
     wrapped.train()
     if config.optim.freeze_bn:
         freeze_batch_norms(wrapped)
@@ -362,52 +372,73 @@ def train(
             _export(model, run_dir / "last.pt", normalization, config, state, {})
         barrier(info)
 
-    while not done and state.epoch < config.optim.epochs:
-        dataset.set_epoch(state.epoch)  # type: ignore[attr-defined]
-        sampler.set_epoch(state.epoch, skip=state.batch_in_epoch * batch_size)
-        for batch in itertools.islice(_worker_errors_as_messages(loader), max(0, batches_used - state.batch_in_epoch)):
-            skipped_items += int(batch.pop("skipped").sum())
-            batch = move_batch(batch, device)
-            terms = training_loss(wrapped, batch, loss_fn, normalization, soft_fusion=config.optim.soft_fusion, amp_dtype=amp_dtype)
-            scaler.scale(terms["total"] / micro_per_step).backward()
-            micro += 1
-            state.batch_in_epoch += 1
-            window_samples += batch["image"].shape[0] * info.world_size
-            if micro < micro_per_step:
-                continue
-            micro = 0
-            lr = learning_rate(config, state.step, total_steps)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            scaler.step(optimizer)
-            scaler.update()
-            optimizer.zero_grad(set_to_none=True)
-            state.step += 1
-            bar.update(1)
-            if state.step % config.log.log_every == 0 or state.step == total_steps or state.batch_in_epoch == batches_used:
-                values = all_reduce_mean({k: float(v.detach()) for k, v in terms.items()}, info, device)
-                elapsed = time.perf_counter() - window_start
-                rate = window_samples / elapsed if elapsed > 0 else 0.0
-                last = values
-                logger.log({"kind": "train", "step": state.step, "epoch": state.epoch, **{k: round(v, 6) for k, v in values.items()},
-                            "samples_per_s": round(rate, 3), "lr": lr, "time": round(time.time(), 3)})
-                bar.set_postfix({"loss": f"{values['total']:.4f}", "samples/s": f"{rate:.1f}"})
-                window_start, window_samples = time.perf_counter(), 0
-            step_limit = config.optim.steps is not None and state.step >= config.optim.steps
-            if state.step % config.log.checkpoint_every == 0 or step_limit:
-                checkpoint()
-            if step_limit:  # stop mid-epoch; an epoch-based run ends with its last epoch below
-                done = True
-                break
-        else:  # the epoch ran to its end
-            state.epoch += 1
-            state.batch_in_epoch = 0
-            if validation is not None and state.epoch % config.log.val_every == 0:
-                _validate(model, validation, normalization, config, state, run_dir, logger, info, device)
-            if state.epoch >= config.optim.epochs:
-                done = True
-            if done or state.step % config.log.checkpoint_every == 0:
-                checkpoint()  # the epoch boundary: resuming starts the next epoch
+    start_step = state.step
+    validated_at: int | None = None
+
+    def validate() -> None:
+        nonlocal validated_at
+        _validate(model, validation, normalization, config, state, run_dir, logger, info, device)
+        validated_at = state.step
+
+    try:
+        while not done and state.epoch < config.optim.epochs:
+            dataset.set_epoch(state.epoch)  # type: ignore[attr-defined]
+            sampler.set_epoch(state.epoch, skip=state.batch_in_epoch * batch_size)
+            epoch_ended = False
+            for batch in itertools.islice(_worker_errors_as_messages(loader), max(0, batches_used - state.batch_in_epoch)):
+                skipped_items += int(batch.pop("skipped").sum())
+                batch = move_batch(batch, device)
+                terms = training_loss(wrapped, batch, loss_fn, normalization, soft_fusion=config.optim.soft_fusion, amp_dtype=amp_dtype)
+                scaler.scale(terms["total"] / micro_per_step).backward()
+                micro += 1
+                state.batch_in_epoch += 1
+                window_samples += batch["image"].shape[0] * info.world_size
+                if micro < micro_per_step:
+                    continue
+                micro = 0
+                lr = learning_rate(config, state.step, total_steps)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                scaler.step(optimizer)
+                scaler.update()
+                optimizer.zero_grad(set_to_none=True)
+                state.step += 1
+                bar.update(1)
+                if state.step % config.log.log_every == 0 or state.step == total_steps or state.batch_in_epoch == batches_used:
+                    values = all_reduce_mean({k: float(v.detach()) for k, v in terms.items()}, info, device)
+                    elapsed = time.perf_counter() - window_start
+                    rate = window_samples / elapsed if elapsed > 0 else 0.0
+                    last = values
+                    logger.log({"kind": "train", "step": state.step, "epoch": state.epoch, **{k: round(v, 6) for k, v in values.items()},
+                                "samples_per_s": round(rate, 3), "lr": lr, "time": round(time.time(), 3)})
+                    bar.set_postfix({"loss": f"{values['total']:.4f}", "samples/s": f"{rate:.1f}"})
+                    window_start, window_samples = time.perf_counter(), 0
+                if config.optim.steps is not None and state.step >= config.optim.steps:
+                    done = True  # stop, mid-epoch or on the epoch's last step (counted below)
+                    break
+                if state.batch_in_epoch < batches_used and state.step % config.log.checkpoint_every == 0:
+                    checkpoint()  # (at an epoch's end the checkpoint is written after the epoch is counted)
+            else:
+                epoch_ended = True
+            if epoch_ended or state.batch_in_epoch >= batches_used:  # the epoch ran to its end
+                state.epoch += 1
+                state.batch_in_epoch = 0
+                if validation is not None and state.epoch % config.log.val_every == 0:
+                    validate()
+                if state.epoch >= config.optim.epochs:
+                    done = True
+                if not done and state.step % config.log.checkpoint_every == 0:
+                    checkpoint()  # the epoch boundary: resuming starts the next epoch
+        if state.step > start_step:  # this call trained: validate (a run given validation data does so at its end at least), save
+            if validation is not None and validated_at != state.step:
+                validate()
+            checkpoint()
+    except KeyboardInterrupt:
+        bar.close()
+        _say(info, _interrupted_message(run_dir, state.step))
+        raise
+    finally:
+        torch.set_num_threads(previous_threads)  # the caller's setting (train() may be called from a program)
     bar.close()
     logger.close()
     best = run_dir / "best.pt"
@@ -449,6 +480,24 @@ def _worker_errors_as_messages(loader: DataLoader) -> Iterator[dict[str, torch.T
                 raise type(error)(last.split(": ", 1)[1] if ": " in last else last) from None
             raise
         yield batch
+
+
+def _processes_on_this_machine(info: DistInfo) -> int:
+    """Training processes sharing this machine's cores (torchrun's LOCAL_WORLD_SIZE)."""
+    import os
+
+    return int(os.environ.get("LOCAL_WORLD_SIZE", "1")) if info.enabled else 1
+
+
+def _interrupted_message(run_dir: Path, step: int) -> str:
+    """What an interrupted run says: where ``--resume`` will continue from."""
+    saved = list_checkpoints(run_dir)
+    if not saved:
+        return f"interrupted at step {step}; no checkpoint was written yet, so --resume cannot continue this run"
+    resumed = int(saved[-1].stem.split("_")[-1])  # step_00000040.pt
+    repeat = f" (steps {resumed + 1}-{step} will be trained again)" if step > resumed else ""
+    return (f"interrupted at step {step}; `gfm train --resume --out {run_dir}` continues from "
+            f"{saved[-1]} (step {resumed}){repeat}; --set log.checkpoint_every=N saves more often")
 
 
 def _validate(model: GFM, validation: Any, normalization: Normalization, config: TrainConfig, state: TrainState,

@@ -282,12 +282,22 @@ def verify_cached(entry: WeightsEntry, path: Path, *, full: bool = False) -> str
         return expected
     actual = sha256_file(path)
     if expected is not None and actual != expected:
-        raise CheckpointError(
-            mismatch_message(entry, path, expected, origin, actual)
-            + f". The file changed or is corrupt: run `gfm weights download {entry.name} --force`"
-        )
+        raise CheckpointError(mismatch_message(entry, path, expected, origin, actual) + ". " + _refetch_hint(entry, record))
     record_verified(entry, actual, path)
     return actual
+
+
+def _refetch_hint(entry: WeightsEntry, record: dict[str, Any] | None) -> str:
+    """How to replace a cached file that changed: as it was obtained (an imported copy
+    is imported again; a download needs the internet)."""
+    source = str((record or {}).get("source", ""))
+    download = f"`gfm weights download {entry.name} --force` (needs the internet)"
+    if source.startswith("import:"):
+        original = source.removeprefix("import:")
+        return (f"The file changed or is corrupt: import your copy again with `gfm weights import {original} "
+                f"--name {entry.name} --force`, or {download}")
+    return (f"The file changed or is corrupt: run {download}, or import a copy with "
+            f"`gfm weights import FILE --name {entry.name} --force`")
 
 
 def weights_path(name: str, *, verify: bool = True) -> Path:

@@ -256,6 +256,11 @@ def _install_locked(
 ) -> Path:
     from gfm.io.atomic import atomic_write
 
+    # What happened to the bytes when they are refused: only the cache's own copy is removed.
+    if source_label.startswith("import:"):
+        discarded = f"the cache's copy was removed and nothing was installed ({source_label.removeprefix('import:')} itself is untouched)"
+    else:
+        discarded = "the downloaded copy was removed and nothing was installed"
     try:
         with atomic_write(final, fsync=True) as tmp:
             if member is not None:
@@ -268,7 +273,7 @@ def _install_locked(
             if entry.size_bytes is not None and size != entry.size_bytes:
                 raise CheckpointError(
                     f"weights {entry.name!r} from {source_label}: expected {entry.size_bytes} bytes, "
-                    f"got {size}; the file was deleted"
+                    f"got {size}; {discarded}"
                 )
             if expected is not None and digest != expected and not (trust_new_hash and entry.sha256 is None):
                 hint = (
@@ -279,7 +284,7 @@ def _install_locked(
                 )
                 raise CheckpointError(
                     mismatch_message(entry, Path(source_label), expected, origin, digest)
-                    + f"; the file was deleted and nothing was installed.{hint}"
+                    + f"; {discarded}.{hint}"
                 )
             if validate is not None:
                 _run_validator(validate, tmp, entry, source_label)

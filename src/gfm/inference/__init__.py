@@ -22,12 +22,17 @@ _LAZY = {
     "cutout": "gfm.inference.foreground",
     "estimate_foreground": "gfm.inference.foreground",
     "preview": "gfm.inference.foreground",
+    "remove": "gfm.inference.remove",
+    "load_model_spec": "gfm.inference.models",
+    "default_model_name": "gfm.inference.models",
 }
 
 if TYPE_CHECKING:
     from gfm.inference.foreground import composite, cutout, estimate_foreground, preview
     from gfm.inference.guided import GuidedPredictor, NetworkMaps
     from gfm.inference.predictor import DEFAULT_MAX_PIXELS, MattingResult, Predictor
+    from gfm.inference.models import default_model_name, load_model_spec
+    from gfm.inference.remove import remove
     from gfm.inference.strategies import STRATEGIES, Strategy, get_strategy
 
 __all__ = list(_LAZY)

@@ -26,15 +26,59 @@ FOREGROUND_KINDS = ("cutout", "foreground", "composite", "preview")  # outputs t
 _OUTPUT_SUFFIX = {"alpha": ".png", "cutout": ".png", "foreground": ".png", "composite": ".png", "trimap": ".png", "preview": ".jpg"}
 
 
+#: The input and output name meaning standard input / standard output.
+STDIO = "-"
+#: Suffixes that make ``--out`` a single output file rather than a folder.
+FILE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp")
+_ALPHA_KINDS = ("alpha", "trimap")  # written as grayscale PNG whatever the suffix
+
+
 @dataclass(frozen=True)
 class MatteJob:
-    """One input image and where its outputs go (``out_dir / relative_stem + _KIND.png``)."""
+    """One input image and where its outputs go (``out_dir / relative_stem + _KIND.png``,
+    or the one file ``target`` for ``gfm matte photo.jpg -o cutout.png``).
+
+    ``source`` is ``Path("-")`` for an image read from standard input."""
 
     source: Path
     relative_stem: Path
+    target: Path | None = None
 
     def output(self, out_dir: Path, kind: str) -> Path:
+        if self.target is not None:
+            return self.target
         return out_dir / self.relative_stem.parent / f"{self.relative_stem.name}_{kind}{_OUTPUT_SUFFIX[kind]}"
+
+    @property
+    def from_stdin(self) -> bool:
+        return str(self.source) == STDIO
+
+
+def is_single_file_output(out: Path) -> bool:
+    """``--out`` names one file (``-`` for standard output, or an image suffix
+    such as ``cutout.png`` that is not an existing folder), not an output folder."""
+    return str(out) == STDIO or (out.suffix.lower() in FILE_SUFFIXES and not out.is_dir())
+
+
+def check_single_file_output(out: Path, kind: str) -> None:
+    """Refuse, before any work, a single output file that cannot hold ``kind``.
+
+    Raises:
+        InputError: the suffix cannot store it (an alpha as JPEG, a cutout without
+            transparency), naming a suffix that can.
+    """
+    if str(out) == STDIO:
+        return
+    suffix = out.suffix.lower()
+    if kind in _ALPHA_KINDS and suffix != ".png":
+        raise InputError(f"{out}: the {kind} is written as a grayscale PNG; name the file {out.with_suffix('.png').name}")
+    if kind == "cutout" and suffix in (".jpg", ".jpeg", ".bmp"):
+        raise InputError(f"{out}: {suffix} cannot store the cutout's transparency; use .png (or --outputs composite for a flat image)")
+
+
+def stdout_suffix(kind: str) -> str:
+    """The format written to standard output for ``kind`` (PNG; JPEG for the preview)."""
+    return _OUTPUT_SUFFIX[kind]
 
 
 # Every output of gfm matte carries this mark (PNG "Software" text, JPEG comment):
@@ -74,6 +118,7 @@ def collect_jobs(inputs: Sequence[str], recursive: bool = False) -> CollectedInp
     problem, or skipped with a reason, except the outputs of an earlier run
     found in folders or globs, which are counted apart (outputs are never
     inputs). Folder contents keep their sub-folders in the output names.
+    ``"-"`` is an image read from standard input (outputs named ``stdin_KIND``).
 
     Raises:
         InputError: two inputs would write the same output files.
@@ -98,7 +143,9 @@ def collect_jobs(inputs: Sequence[str], recursive: bool = False) -> CollectedInp
 
     for text in inputs:
         path = Path(text)
-        if path.is_dir():
+        if text == STDIO:
+            found.jobs.append(MatteJob(path, Path("stdin")))
+        elif path.is_dir():
             # links too: a broken one is reported, a second name of a listed file skipped with the reason
             candidates = sorted(
                 p for p in path.glob("**/*" if recursive else "*") if is_image_file(p) and (p.is_file() or p.is_symlink())
@@ -146,7 +193,7 @@ def plan_outputs(
     The policy: an output path that holds an input file is refused always;
     a free path is created (and a file that appears there later is never
     replaced); an existing file is replaced only if it is an output of gfm
-    matte (:func:`is_matte_output`) or ``overwrite`` is set, and then only
+    matte (:func:`is_matte_output`; for ``-o FILE``, its mark) or ``overwrite`` is set, and then only
     that very file; with ``skip_existing`` a job whose outputs all exist is
     skipped.
 
@@ -162,13 +209,23 @@ def plan_outputs(
     if skip_existing and len(existing) == len(targets):
         return OutputPlan("skip")
     for kind in existing:
-        if not overwrite and not is_matte_output(targets[kind]):
+        if not overwrite and not _written_by_matte(job, targets[kind]):
             alternative = "" if skip_existing else " or --skip-existing"
             return OutputPlan(
                 "refuse",
                 reason=f"{targets[kind]} already exists and was not written by gfm matte; pass --overwrite to replace it{alternative}",
             )
     return OutputPlan("write", {kind: stamps[kind] or False for kind in kinds})
+
+
+def _written_by_matte(job: MatteJob, path: Path) -> bool:
+    """Whether ``path``, an output of ``job``, is a file gfm matte wrote: named and
+    marked as its outputs are, or, for the one file of ``-o FILE``, marked."""
+    if job.target is not None:
+        from gfm.io.images import read_mark
+
+        return read_mark(path) == OUTPUT_MARK
+    return is_matte_output(path)
 
 
 def check_writable(out_dir: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from gfm.errors import CheckpointError, WeightsNotFoundError
@@ -26,13 +27,34 @@ def run_weights(run_dir: Path) -> Path:
     )
 
 
-def load_model_spec(spec: str | None = None, rosta: str | None = None, *, download: bool = True, progress: bool = True) -> GFM:
+def default_model_name() -> str:
+    """The weights used when none are named (``gfm matte`` without ``--model``,
+    :func:`gfm.remove`, :meth:`Predictor.from_name() <gfm.inference.Predictor.from_name>`,
+    ``Predictor()``).
+
+    Every "no model given" path resolves its model here, and only here: it is
+    :data:`DEFAULT_MODEL`, i.e. :data:`gfm.hub.registry.DEFAULT_WEIGHTS`.
+    """
+    return DEFAULT_MODEL
+
+
+def load_model_spec(
+    spec: str | os.PathLike[str] | None = None, rosta: str | None = None, *, download: bool = True, progress: bool = True
+) -> GFM:
     """Load a model from a checkpoint path, a training run folder or a registered weights name.
+
+    Example::
+
+        from gfm.inference.models import load_model_spec
+        model = load_model_spec()                 # the default weights (bundled GFM-Lite)
+        model = load_model_spec("gfm-r34-ft")     # a name from `gfm weights list`
+        model = load_model_spec("runs/mine")      # a `gfm train` run folder
 
     Args:
         spec: a file path (ours or released), a ``gfm train`` output folder
             (its ``best.pt``, else ``last.pt``), a name from ``gfm weights list``,
-            or None for :data:`DEFAULT_MODEL` (bundled: works offline).
+            or None for :func:`default_model_name` (:data:`DEFAULT_MODEL`, bundled:
+            works offline).
         rosta: settles released FT/BT files (their shapes are identical).
         download: fetch registered weights missing from the cache (verified,
             with a progress bar on stderr when ``progress``), as rembg and timm do.
@@ -41,7 +63,7 @@ def load_model_spec(spec: str | None = None, rosta: str | None = None, *, downlo
         CheckpointError: missing file, unknown name, weights not in the cache and
             not downloadable (the message says where to get them and how to import them).
     """
-    spec = DEFAULT_MODEL if spec is None else spec
+    spec = default_model_name() if spec is None else os.fspath(spec)
     path = Path(spec)
     if path.is_dir():
         return load_model(run_weights(path), rosta=rosta)

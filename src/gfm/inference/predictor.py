@@ -1,9 +1,10 @@
 """The matting predictor: an RGB image in, an alpha matte at full resolution out.
 
     from gfm.inference import Predictor
-    predictor = Predictor(gfm.load_model("gfm-r34-tt.pth"), strategy="hybrid")
-    result = predictor.predict("photo.jpg")      # or an (H, W, 3) uint8 RGB array
+    predictor = Predictor.from_name()             # the default model (gfm-lite); or a name, file or run folder
+    result = predictor.predict("photo.jpg")      # or a PIL image, or an (H, W, 3) uint8 RGB array
     result.alpha                                  # (H, W) float32 in [0, 1]
+    result.cutout()                               # (H, W, 4) uint8 RGBA, estimated foreground colours
 
 Each strategy computes only what it uses: ``hybrid`` runs the encoder and the
 glance decoder at 1/3 scale and the encoder and the focus decoder at 1/2
@@ -18,10 +19,12 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Union
 
 import cv2
 import numpy as np
 import torch
+from PIL.Image import Image as PILImage
 
 from gfm.errors import InputError
 from gfm.inference.sizing import MIN_SIDE, WorkingSize, from_network_output, to_network_input, working_size
@@ -29,6 +32,9 @@ from gfm.inference.strategies import Strategy, get_strategy
 from gfm.models.gfm import GFM
 from gfm.models.normalization import RAW_255, Normalization
 from gfm.models.optimize import optimize_for_inference
+
+#: What :meth:`Predictor.predict` takes: a path, a PIL image or a uint8 array.
+ImageInput = Union[str, "os.PathLike[str]", PILImage, np.ndarray]
 
 # Working-resolution budget: 1600 x 1600 content pixels a pass (the released
 # code caps each side at 1600). Bounds memory for huge photos.
@@ -44,10 +50,39 @@ class MattingResult:
         trimap: ``(H, W)`` uint8 glance map at full resolution (TT: 0 background,
             128 transition, 255 foreground, exactly the areas the fusion used;
             FT / BT: 255 where the glance class is 1), or ``None`` if not requested.
+        image: ``(H, W, 3)`` uint8 RGB, the input (for :meth:`foreground` and :meth:`cutout`).
     """
 
     alpha: np.ndarray
     trimap: np.ndarray | None = None
+    image: np.ndarray | None = None
+
+    def foreground(self, method: str = "ml") -> np.ndarray:
+        """The foreground colours ``F`` of ``I = alpha F + (1 - alpha) B``.
+
+        Args:
+            method: ``"ml"`` (pymatting multi-level, default), ``"cf"`` (closed
+                form, slow) or ``"none"`` (the image itself).
+
+        Returns:
+            ``(H, W, 3)`` uint8 RGB.
+        """
+        from gfm.inference.foreground import estimate_foreground
+
+        return estimate_foreground(self._image(), self.alpha, method)
+
+    def cutout(self, foreground: str = "ml") -> np.ndarray:
+        """The cutout: ``(H, W, 4)`` uint8 RGBA, the foreground colours (see
+        :meth:`foreground`) with the alpha matte as transparency."""
+        from gfm.inference.foreground import cutout
+
+        return cutout(self.foreground(foreground), self.alpha)
+
+    def _image(self) -> np.ndarray:
+        if self.image is None:
+            raise InputError("this MattingResult holds no image; give it one (MattingResult(alpha, image=rgb)) "
+                             "or use gfm.inference.estimate_foreground(image, result.alpha)")
+        return self.image
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -184,6 +219,29 @@ class Predictor:
         self.sparse_focus = self.device.type == "cpu"
         self.models = [m.to(self.device) for m in prepared]
 
+    @classmethod
+    def from_name(
+        cls, model: str | os.PathLike[str] | None = None, strategy: str | Strategy = "hybrid", **options: Any
+    ) -> Predictor:
+        """A predictor of one model given by name, file or run folder.
+
+        Args:
+            model: a name from ``gfm weights list`` (from the local weights
+                cache, downloaded on first use), a checkpoint file (ours or released) or a ``gfm train`` run
+                folder; ``None``: the default weights
+                (:func:`gfm.inference.models.default_model_name`).
+            strategy: as for :class:`Predictor`.
+            **options: the other keyword arguments of :class:`Predictor`
+                (``device``, ``max_pixels``, ``precision`` ...).
+
+        Raises:
+            CheckpointError: unknown name, missing file, or weights neither in the
+                cache nor downloadable (the message says how to get them).
+        """
+        from gfm.inference.models import load_model_spec
+
+        return cls(load_model_spec(model), strategy, **options)
+
     def _tensor(self, image: np.ndarray, size: WorkingSize, normalization: Normalization) -> torch.Tensor:
         x = torch.from_numpy(to_network_input(image, size)).permute(2, 0, 1)[None].to(self.device)
         return normalization.apply(x).contiguous(memory_format=torch.channels_last)
@@ -223,24 +281,20 @@ class Predictor:
         return alpha, fused["TT"][1]
 
     @torch.inference_mode()
-    def predict(self, image: np.ndarray | str | os.PathLike[str], *, trimap: bool = False) -> MattingResult:
+    def predict(self, image: ImageInput, *, trimap: bool = False) -> MattingResult:
         """Predict the alpha matte of one image.
 
         Args:
-            image: ``(H, W, 3)`` uint8 RGB array, or a path (read with
-                :func:`gfm.io.read_image`: EXIF orientation applied).
+            image: a path (read with :func:`gfm.io.read_image`: EXIF orientation
+                applied), a PIL image (converted the same way), or a uint8 array:
+                ``(H, W, 3)`` RGB, ``(H, W)`` gray or ``(H, W, 4)`` RGBA (its alpha
+                is ignored).
             trimap: also return the glance map.
 
         Returns:
             A :class:`MattingResult` at the input's full resolution.
         """
-        if isinstance(image, (str, os.PathLike)):
-            from gfm.io import read_image
-
-            image = read_image(Path(image))
-        image = np.asarray(image)
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise InputError(f"expected an (H, W, 3) uint8 RGB image, got {image.dtype} {image.shape}")
+        image = as_rgb(image)
         if image.shape[0] == 0 or image.shape[1] == 0:
             raise InputError("the image has zero size")
         outputs = [self._run_model(m, n, image) for m, n in zip(self.models, self.normalizations)]
@@ -249,7 +303,27 @@ class Predictor:
         else:
             alpha = np.median(np.stack([a for a, _ in outputs]), axis=0).astype(np.float32)
             glance_map = outputs[0][1]
-        return MattingResult(np.clip(alpha, 0.0, 1.0, out=alpha), glance_map if trimap else None)  # in place: alpha is ours
+        return MattingResult(np.clip(alpha, 0.0, 1.0, out=alpha), glance_map if trimap else None, image)  # in place: alpha is ours
 
 
-__all__ = ["DEFAULT_MAX_PIXELS", "MattingResult", "Predictor", "resolve_device"]
+def as_rgb(image: ImageInput) -> np.ndarray:
+    """Any image input of :meth:`Predictor.predict` as ``(H, W, 3)`` uint8 RGB."""
+    if isinstance(image, (str, os.PathLike)):
+        from gfm.io import read_image
+
+        return read_image(Path(image))
+    if isinstance(image, PILImage):
+        from gfm.io import image_to_rgb
+
+        return image_to_rgb(image)
+    image = np.asarray(image)
+    if image.dtype == np.uint8 and image.ndim == 2:
+        return np.repeat(image[..., None], 3, axis=2)
+    if image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 4:
+        return np.ascontiguousarray(image[..., :3])
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise InputError(f"expected an (H, W, 3) uint8 RGB image (or (H, W) gray, (H, W, 4) RGBA), got {image.dtype} {image.shape}")
+    return image
+
+
+__all__ = ["DEFAULT_MAX_PIXELS", "ImageInput", "MattingResult", "Predictor", "as_rgb", "resolve_device"]

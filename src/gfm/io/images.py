@@ -112,11 +112,11 @@ def broken_link_message(path: str | os.PathLike[str]) -> str | None:
 
 
 def _open(path: Path, data: bytes | None = None, max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Image:
-    """Open and decode ``path``, or the encoded ``data`` (an upload) named ``path`` in messages;
+    """Open and decode ``path``, or the encoded ``data`` (an upload, stdin) named ``path`` in messages;
     refuse images over ``max_pixels`` from their header, before decoding."""
     if data is not None:
         if not data:
-            raise InputError(f"{path}: the upload is empty (0 bytes); send the image file's contents")
+            raise InputError(f"{path}: no data (it is empty: 0 bytes); send the image file's contents")
     elif not path.exists():
         raise InputError(broken_link_message(path) or f"{path}: no such file")
     elif path.is_dir():
@@ -184,21 +184,37 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
         return _to_rgb(opened, path)
 
 
-def decode_image(data: bytes, name: str = "upload", max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
-    """Decode an encoded image (the bytes of a JPEG, PNG ... file) as RGB.
+def decode_image(data: bytes, name: str = "<stdin>", max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
+    """:func:`read_image` for an encoded image held in memory (an upload, stdin, bytes).
 
-    Same conversions and messages as :func:`read_image`; ``name`` stands for
-    the file in messages. Images over ``max_pixels`` are refused from their
-    header, before any pixel is decoded. Nothing is written to disk.
+    Same conversions and messages as :func:`read_image`. Images over
+    ``max_pixels`` are refused from their header, before any pixel is decoded.
+    Nothing is written to disk.
+
+    Args:
+        data: the bytes of a PNG, JPEG, ... file.
+        name: what error messages call it (e.g. ``"<stdin>"``, an upload's field name).
+        max_pixels: the size limit (default :data:`MAX_IMAGE_PIXELS`).
+
+    Returns:
+        ``uint8 (H, W, 3)`` RGB, as :func:`read_image`.
 
     Raises:
-        InputError: empty, truncated, corrupt, non-image or too large data.
+        InputError: empty, truncated, corrupt, non-image or too large
+            (:class:`~gfm.errors.ImageTooLargeError`) data.
     """
     with _open(Path(name), data, max_pixels) as opened:
-        return _to_rgb(opened, Path(name))
+        return _to_rgb(opened, name)
 
 
-def _to_rgb(image: Image.Image, path: Path) -> np.ndarray:
+def image_to_rgb(image: Image.Image, name: str = "image") -> np.ndarray:
+    """A PIL image as ``uint8 (H, W, 3)`` RGB with :func:`read_image`'s conversions
+    (EXIF orientation, gray / palette / CMYK / 16-bit; an alpha channel dropped
+    with a warning)."""
+    return _to_rgb(image, name)
+
+
+def _to_rgb(image: Image.Image, path: Path | str) -> np.ndarray:
     if image.mode in _ALPHA_MODES or "transparency" in image.info:
         warnings.warn(
             f"{path}: the image has an alpha channel (mode {image.mode}); it is ignored "

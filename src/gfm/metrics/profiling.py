@@ -31,6 +31,7 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from gfm.errors import GFMError, InputError
@@ -56,6 +57,7 @@ class ProfileRow:
         macs: MACs by kind (:meth:`~gfm.metrics.complexity.MacCount.as_dict`).
         latency_s: median seconds of one forward pass, ``None`` if not timed.
         latency_runs_s: every timed pass.
+        warmup_runs_s: the untimed passes before them (see :func:`warm_up`).
         peak_memory_bytes: CPU peak resident set (or CUDA peak allocated) during the passes.
         baseline_memory_bytes: the same just before the passes (weights and runtime).
         memory_note: how the peak was measured.
@@ -70,6 +72,7 @@ class ProfileRow:
     macs: dict[str, int]
     latency_s: float | None = None
     latency_runs_s: list[float] = field(default_factory=list)
+    warmup_runs_s: list[float] = field(default_factory=list)
     peak_memory_bytes: int | None = None
     baseline_memory_bytes: int | None = None
     memory_note: str = ""
@@ -123,6 +126,11 @@ def profile_model(
         raise InputError(f"threads must be 1 or more, got {threads}")
     if device not in ("cpu", "cuda"):
         raise InputError(f"device must be cpu or cuda, got {device!r}")
+    if device == "cuda" and repeats:
+        import torch
+
+        if not torch.cuda.is_available():
+            raise InputError("--device cuda was asked for but PyTorch sees no CUDA device; use --device cpu")
     if variant is not None:
         config = _variant_config(variant)
         params, macs = count_complexity(config, size)
@@ -141,6 +149,7 @@ def profile_model(
                 "repeats": repeats, "threads": threads, "device": device}
         timing = _run_worker(spec)
         row.latency_runs_s = timing["runs"]
+        row.warmup_runs_s = timing["warmup"]
         row.latency_s = statistics.median(timing["runs"])
         row.peak_memory_bytes = timing["peak"]
         row.baseline_memory_bytes = timing["baseline"]
@@ -161,6 +170,8 @@ def _run_worker(spec: dict[str, Any]) -> dict[str, Any]:
         text=True,
         env=env,
     )
+    if process.returncode == _USER_ERROR:  # a GFMError in the child: its one-line message
+        raise GFMError(process.stderr.strip().splitlines()[-1])
     if process.returncode != 0:
         tail = "\n".join(process.stderr.strip().splitlines()[-5:])
         killed = " (killed: out of memory?)" if process.returncode < 0 else ""
@@ -171,6 +182,43 @@ def _run_worker(spec: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------
 # the timing process
 # --------------------------------------------------------------------------
+
+
+#: Warm-up: passes until WARMUP_AGREEING in a row agree within WARMUP_TOLERANCE, at most WARMUP_MAX_PASSES.
+WARMUP_TOLERANCE = 0.10
+WARMUP_AGREEING = 3
+WARMUP_MAX_PASSES = 12
+_USER_ERROR = 3  # exit code of the timing process for a GFMError (message on stderr)
+
+
+def warm_up(
+    run_once: Callable[[], float],
+    *,
+    tolerance: float = WARMUP_TOLERANCE,
+    agreeing: int = WARMUP_AGREEING,
+    max_passes: int = WARMUP_MAX_PASSES,
+) -> list[float]:
+    """Run untimed passes until the latency is stable.
+
+    The first passes of a fresh process are slow and erratic (allocator,
+    oneDNN / cuDNN kernel choice, CPU frequency, caches): one run measured
+    3.15, 3.24, 1.12, 0.77, 0.78 s, two slow passes that agree before the
+    fast ones. Passes are run until ``agreeing`` consecutive ones lie within
+    ``tolerance`` (relative to the fastest of them), at most ``max_passes``.
+
+    Args:
+        run_once: runs one pass and returns its seconds.
+
+    Returns:
+        The seconds of every warm-up pass.
+    """
+    times: list[float] = []
+    while len(times) < max_passes:
+        times.append(run_once())
+        window = times[-agreeing:]
+        if len(window) == agreeing and max(window) - min(window) <= tolerance * min(window):
+            break
+    return times
 
 
 def _proc_status(key: str) -> int | None:
@@ -239,22 +287,23 @@ def _worker(spec: dict[str, Any]) -> dict[str, Any]:
         import platform
 
         name = f"cpu ({platform.machine()})"
-    runs: list[float] = []
+    def one_pass() -> float:
+        sync()
+        start = time.perf_counter()
+        timed(x)
+        sync()
+        return time.perf_counter() - start
+
     with torch.inference_mode():
-        timed(x)  # warm-up: allocator, oneDNN / cuDNN kernel selection
-        for _ in range(spec["repeats"]):
-            sync()
-            start = time.perf_counter()
-            timed(x)
-            sync()
-            runs.append(time.perf_counter() - start)
+        warmup = warm_up(one_pass)
+        runs = [one_pass() for _ in range(spec["repeats"])]
     if device.type == "cuda":
         peak = torch.cuda.max_memory_allocated(device)
     else:
         peak = _proc_status("VmHWM") if reset else None
         if peak is None:
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kB on Linux
-    return {"runs": runs, "peak": int(peak), "baseline": int(baseline), "memory_note": note,
+    return {"runs": runs, "warmup": warmup, "peak": int(peak), "baseline": int(baseline), "memory_note": note,
             "device": name, "threads": torch.get_num_threads()}
 
 
@@ -270,15 +319,16 @@ def _g(value: int | None) -> str:
 def format_markdown(rows: list[ProfileRow]) -> str:
     """A table laid out like the paper's Table 7, with the measurement notes."""
     lines = [
-        "| Model | Params (M) | Params used (M) | GMACs | GMACs (conv only) | Time (s) | Peak memory (MiB) |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| Model | Params (M) | Params used (M) | GMACs | GMACs (conv only) | Time (s) | Time range (s) | Peak memory (MiB) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         time_s = "n/a" if row.latency_s is None else f"{row.latency_s:.4f}"
+        spread = f"{min(row.latency_runs_s):.4f}-{max(row.latency_runs_s):.4f}" if row.latency_runs_s else "n/a"
         memory = "n/a" if row.peak_memory_bytes is None else f"{row.peak_memory_bytes / _MIB:.0f}"
         lines.append(
             f"| {row.name} | {row.params_total / 1e6:.2f} | {row.params_used / 1e6:.2f} | {_g(row.macs['paper'])} | "
-            f"{_g(row.macs['conv'])} | {time_s} | {memory} |"
+            f"{_g(row.macs['conv'])} | {time_s} | {spread} | {memory} |"
         )
     sizes = sorted({row.size for row in rows})
     lines += [
@@ -292,8 +342,11 @@ def format_markdown(rows: list[ProfileRow]) -> str:
     if timed:
         where = sorted({f"{row.device}, threads={row.threads}" for row in timed})
         repeats = sorted({len(row.latency_runs_s) for row in timed})
+        warmups = sorted({len(row.warmup_runs_s) for row in timed})
         lines.append(
-            f"Time: median of {'/'.join(str(r) for r in repeats)} forward passes after one warm-up, whole network "
+            f"Time: median (and range) of {'/'.join(str(r) for r in repeats)} forward passes after "
+            f"{'/'.join(str(w) for w in warmups)} warm-up passes (run until {WARMUP_AGREEING} in a row agreed within "
+            f"{WARMUP_TOLERANCE:.0%}, at most {WARMUP_MAX_PASSES}), whole network "
             f"(encoder, both decoders, fusion), inference-optimised copy (optimize_for_inference: batch norms "
             f"folded, channels-last), random input; {'; '.join(where)}."
         )
@@ -307,7 +360,11 @@ def format_json(rows: list[ProfileRow]) -> str:
 
 
 def _main() -> None:
-    result = _worker(json.loads(sys.argv[1]))
+    try:
+        result = _worker(json.loads(sys.argv[1]))
+    except GFMError as error:  # the parent shows this line, not a child's traceback
+        print(str(error), file=sys.stderr)
+        sys.exit(_USER_ERROR)
     print(json.dumps(result))
 
 

@@ -261,7 +261,7 @@ def _assign(model: GFM, resolved: ResolvedCheckpoint, label: str) -> None:
         if meta_config.rosta != config.rosta:
             hint.append(f"rosta={meta_config.rosta!r}")
         raise CheckpointError(
-            f"{label}: this is a {resolved.variant} checkpoint but the model is {config.backbone}-{config.rosta}; "
+            f"{label}: the checkpoint is {resolved.variant} but the model is {config.backbone}-{config.rosta}; "
             f"use {', '.join(hint)} (or gfm.load_model, which builds the right variant)"
         )
     missing = [k for k in own if k not in resolved.state_dict]
@@ -281,7 +281,7 @@ def _assign(model: GFM, resolved: ResolvedCheckpoint, label: str) -> None:
             parts.append(f"{len(wrong_shape)} of another shape ({'; '.join(wrong_shape[:3])})")
         hint = ""
         if resolved.variant and resolved.variant != config.name:
-            hint = f"; this looks like a {resolved.variant} checkpoint: build that variant or use gfm.load_model"
+            hint = f"; the checkpoint looks like {resolved.variant}: build that variant or use gfm.load_model"
         raise CheckpointError(f"{label}: does not fit {config.name}: {', '.join(parts)}{hint}")
     if not any(t.is_meta for t in own.values()):
         model.load_state_dict(resolved.state_dict, strict=True)
@@ -344,7 +344,13 @@ def load_model(
     Args:
         fallback: the variant and normalisation to assume for a bare state
             dict in our layout (no metadata), e.g. from a weights registry
-            entry; without it such a file is refused.
+            entry; without it the variant is recognised from the keys and
+            shapes (as for released files) and the input normalisation is
+            assumed raw 0..255 RGB, with a warning.
+
+    Raises:
+        CheckpointError: unreadable or unsafe file, or a state dict whose
+            variant cannot be recognised (the message says what to call).
     """
     from gfm.models.registry import create_model_from_config
 
@@ -352,16 +358,48 @@ def load_model(
     resolved = resolve_checkpoint(source, rosta=rosta, label=label)
     if resolved.meta is None and fallback is not None:
         resolved = ResolvedCheckpoint(resolved.state_dict, fallback, resolved.variant)
-    if resolved.meta is None:
-        raise CheckpointError(
-            f"{label}: a bare state dict without gfm metadata; build the model with gfm.create_model(...) "
-            "and call gfm.load_weights, or convert it with `gfm convert`"
-        )
+    recognised = resolved.meta is None
+    if recognised:
+        resolved = _recognise_bare_state_dict(resolved, label)
     with torch.device("meta"):  # shapes only: every tensor comes from the file
-        model = create_model_from_config(resolved.meta.config)
-    _assign(model, resolved, label)
+        model = create_model_from_config(resolved.meta.config)  # type: ignore[union-attr]
+    try:
+        _assign(model, resolved, label)
+    except CheckpointError as error:
+        if not recognised:
+            raise
+        raise CheckpointError(
+            f"{error}; the keys say {resolved.variant}, but not with the default options (an ablation: "
+            "single_decoder, ppm, bridge?): build it with gfm.create_model(...) and call gfm.load_weights(model, PATH)"
+        ) from None
+    if recognised:
+        import warnings
+
+        warnings.warn(
+            f"{label}: a bare state dict ({resolved.variant}) carries no input normalisation; assuming raw 0..255 RGB "
+            "like the released weights. A model trained with ImageNet normalisation (gfm train's default) should be "
+            "saved with gfm.save_checkpoint(model, PATH, normalization=gfm.hub.IMAGENET) "
+            "(command line: gfm convert FILE OUT --normalization imagenet)",
+            UserWarning,
+            stacklevel=2,
+        )
     model.checkpoint_meta = resolved.meta  # type: ignore[assignment]
     return model.to(device).eval()
+
+
+def _recognise_bare_state_dict(resolved: ResolvedCheckpoint, label: str) -> ResolvedCheckpoint:
+    """A bare state dict in our layout (``torch.save(model.state_dict())``): the
+    variant from its keys and shapes, as for released files; the input
+    normalisation, which such a file does not carry, assumed raw 0..255 RGB
+    (as :func:`load_weights` does)."""
+    if resolved.variant is None:
+        raise CheckpointError(
+            f"{label}: a state dict whose variant its keys do not tell (neither a released GFM file nor gfm's "
+            "layout); build the model with gfm.create_model(BACKBONE, ROSTA) and call gfm.load_weights(model, PATH)"
+        )
+    backbone, rosta = resolved.variant.split("-")
+    meta = CheckpointMeta(ModelConfig(backbone, rosta), RAW_255, "state_dict", {"loaded_from": label}, 0)
+    return ResolvedCheckpoint(resolved.state_dict, meta, resolved.variant)
 
 
 def save_checkpoint(

@@ -201,3 +201,25 @@ def test_broken_links_in_a_dataset_are_reported_not_lost(am2k_copy: Path, capsys
     out = capsys.readouterr().out
     assert f"{am2k_copy / 'original' / 'ghost.jpg'}: broken symbolic link (it points to missing.jpg" in out
     assert "loop.jpg" in out
+
+
+def test_compose_rerun_replaces_its_own_set_and_refuses_foreign_files(am2k_copy: Path, backgrounds_dir: Path,
+                                                                      tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "set"
+    assert _compose(am2k_copy, backgrounds_dir, out, "--route", "coco", "--fg-method", "ml", "--k", "3", "--contact-sheet") == 0
+    assert len(list((out / "image").iterdir())) == 9
+    assert _compose(am2k_copy, backgrounds_dir, out, "--route", "coco", "--fg-method", "ml", "--k", "2") == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    listed = {rec["files"][sub] for rec in manifest["samples"] for sub in ("image", "alpha", "fg", "bg")}
+    on_disk = {f"{sub}/{p.name}" for sub in ("image", "alpha", "fg", "bg") for p in (out / sub).iterdir()}
+    assert len(manifest["samples"]) == 6 and on_disk == listed  # no stale _2 files
+    assert not (out / "contact_sheet.jpg").exists()  # it showed the k=3 set
+    capsys.readouterr()
+
+    mine = out / "image" / "holiday.png"
+    mine.write_bytes(b"not compose's")
+    before = (out / "manifest.json").read_bytes()
+    assert _compose(am2k_copy, backgrounds_dir, out, "--route", "coco", "--fg-method", "ml", "--k", "1") == 2
+    assert "1 file(s) that no gfm compose run of this folder wrote" in capsys.readouterr().err
+    assert mine.read_bytes() == b"not compose's" and (out / "manifest.json").read_bytes() == before
+    assert len(list((out / "image").iterdir())) == 7

@@ -81,3 +81,20 @@ def test_cache_reader_refuses_or_computes_missing_entries(am2k_copy: Path) -> No
     assert dn.shape == fg.shape and cache.denoised_foreground(sample.key, "ml", "nlm").is_file()
     with pytest.raises(InputError, match="denoised-nlm/x.png"):
         CacheReader(cache, "ml", "nlm").denoised_background("x", image)
+
+
+def test_a_broken_result_is_a_failure_not_a_cache_entry(tmp_path: Path, backgrounds_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An all-black denoised image (what BM3D made of grayscale photos) is refused."""
+    import gfm.data.denoise
+
+    monkeypatch.setattr(gfm.data.denoise, "denoise", lambda image, method: np.zeros_like(image))
+    images = background_split(backgrounds_dir)
+    cache = Cache(tmp_path / "cache")
+    report = run_tasks(denoise_image_tasks(images, cache, "nlm")[:2], progress=False)
+    assert report.done == 0 and len(report.failed) == 2
+    assert "all-black image from a non-black source; not cached" in report.failed[0][1]
+    assert not list((tmp_path / "cache").rglob("*.png"))
+    source = read_image(images.images[0])
+    with pytest.raises(InputError, match="all-black"):
+        CacheReader(cache, "ml", "nlm", compute_missing=True).denoised_background("x", source)
+    assert not cache.denoised_image("x", "nlm").exists()

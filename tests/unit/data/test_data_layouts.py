@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -127,3 +128,23 @@ def test_matting_split_refuses_background_sets(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no alpha mattes"):
         matting_split(tmp_path / "bg")
     assert np.all([p.suffix == ".jpg" for p in background_split(tmp_path / "bg").images])
+
+
+def test_validation_without_trimaps_is_valid_as_for_evaluate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """gfm evaluate generates missing trimaps; gfm data check accepts the same dataset."""
+    from gfm.cli.main import main
+    from gfm.metrics.datasets import discover_dataset
+
+    root = make_am2k(tmp_path / "AM-2k")
+    shutil.rmtree(root / "validation" / "trimap")
+    val = am2k_split(root, "validation").require_complete()
+    assert len(val.samples) == 2 and all(s.trimap is None for s in val.samples)
+    assert not discover_dataset(root).trimaps_provided
+    assert main(["data", "check", str(root), "--no-progress"]) == 0
+    assert "no problems found" in capsys.readouterr().err
+    p3m = tmp_path / "P3M-10k"
+    _img(p3m / "train" / "blurred_image" / "p_1.jpg")
+    _img(p3m / "train" / "mask" / "p_1.png", mode="L")
+    _img(p3m / "P3M-500-NP" / "original_image" / "x.jpg")
+    _img(p3m / "P3M-500-NP" / "mask" / "x.png", mode="L")
+    assert p3m_split(p3m, "P3M-500-NP").require_complete().samples[0].trimap is None

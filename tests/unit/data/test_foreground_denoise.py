@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import warnings
 import sys
 
 import cv2
@@ -84,3 +85,29 @@ def test_heavy_dependencies_are_imported_lazily() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     # cv2 is needed by the numeric modules themselves, but not by the CLI parsers.
     assert out.stdout.strip() == "['cv2']"
+
+
+def test_bm3d_keeps_grayscale_photos(demo_pairs) -> None:
+    """sample2 is a black-and-white photo stored as RGB: both opponent colour channels
+    are flat, which made bm3d_rgb divide 0 by 0 and the result black."""
+    name, image, _ = demo_pairs[2]
+    assert name == "sample2" and np.array_equal(image[..., 0], image[..., 2])
+    patch = cv2.GaussianBlur(image[200:264, 150:230], (3, 3), 0)
+    rng = np.random.default_rng(0)
+    noisy = np.clip(np.rint(patch + rng.normal(0, 8, patch.shape[:2])[..., None]), 0, 255).astype(np.uint8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no divide-by-zero on the way
+        out = denoise(noisy, "bm3d")
+    assert np.array_equal(out[..., 0], out[..., 1]) and np.array_equal(out[..., 1], out[..., 2])  # still gray
+    assert np.mean((out.astype(float) - patch) ** 2) < np.mean((noisy.astype(float) - patch) ** 2) / 2
+    flat = np.full((40, 48, 3), (200, 30, 90), np.uint8)  # a flat colour: every channel flat
+    assert np.abs(denoise(flat, "bm3d").astype(int) - flat).max() <= 1
+
+
+def test_bm3d_on_colour_equals_the_packages_rgb_routine(demo_pairs) -> None:
+    import bm3d
+
+    _, image, _ = demo_pairs[0]
+    patch = image[100:164, 150:230]
+    reference = np.clip(np.rint(bm3d.bm3d_rgb(patch / 255.0, 6 / 255.0) * 255.0), 0, 255)
+    assert np.abs(denoise(patch, "bm3d", sigma=6.0).astype(int) - reference).max() <= 1

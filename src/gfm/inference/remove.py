@@ -1,0 +1,88 @@
+"""``gfm.remove``: an image in, its RGBA cutout out, in one call.
+
+    import gfm
+    cutout = gfm.remove("photo.jpg")      # PIL RGBA image (the default model, gfm-lite)
+    cutout.save("cutout.png")
+
+The counterpart of rembg's ``remove(image)``. Each (model, strategy, device)
+is loaded once and kept for later calls (:func:`clear_loaded_models` frees them).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from functools import lru_cache
+from typing import overload
+
+import numpy as np
+from PIL import Image
+
+from gfm.inference.predictor import ImageInput, Predictor
+
+
+@lru_cache(maxsize=2)
+def _predictor(model: str, strategy: str, device: str) -> Predictor:
+    return Predictor.from_name(model, strategy, device=device)
+
+
+def clear_loaded_models() -> None:
+    """Forget the predictors :func:`remove` keeps loaded (frees their memory)."""
+    _predictor.cache_clear()
+
+
+@overload
+def remove(image: np.ndarray, model: str | os.PathLike[str] | None = ..., *, foreground: str = ..., strategy: str = ..., device: str = ...) -> np.ndarray: ...
+@overload
+def remove(image: bytes, model: str | os.PathLike[str] | None = ..., *, foreground: str = ..., strategy: str = ..., device: str = ...) -> bytes: ...
+@overload
+def remove(image: str | os.PathLike[str] | Image.Image, model: str | os.PathLike[str] | None = ..., *, foreground: str = ..., strategy: str = ..., device: str = ...) -> Image.Image: ...
+
+
+def remove(
+    image: ImageInput | bytes,
+    model: str | os.PathLike[str] | None = None,
+    *,
+    foreground: str = "ml",
+    strategy: str = "hybrid",
+    device: str = "auto",
+) -> np.ndarray | bytes | Image.Image:
+    """Cut the foreground out of one image.
+
+    Args:
+        image: a path, a PIL image, a uint8 array (``(H, W, 3)`` RGB, ``(H, W)``
+            gray or ``(H, W, 4)``, alpha ignored) or the bytes of an image file.
+        model: a name from ``gfm weights list``, a checkpoint file or a
+            ``gfm train`` run folder; ``None``: the default weights
+            (:func:`gfm.inference.models.default_model_name`: the bundled gfm-lite);
+            registered weights missing from the cache are downloaded on first use.
+        foreground: foreground colour estimation, ``"ml"`` (default), ``"cf"``
+            or ``"none"`` (plain image x alpha); see :meth:`MattingResult.cutout`.
+        strategy: ``"hybrid"`` (default), ``"single"`` or ``"resize"``.
+        device: ``"auto"``, ``"cpu"``, ``"cuda"`` ...
+
+    Returns:
+        The RGBA cutout at the input's size, in the input's kind: a
+        ``(H, W, 4)`` uint8 array for an array, PNG bytes for bytes, else a
+        PIL image (mode ``RGBA``).
+
+    Raises:
+        gfm.errors.CheckpointError: the weights are not in the cache and cannot
+            be downloaded (the message says how to get them).
+        gfm.errors.InputError: an unreadable image.
+    """
+    from gfm.inference.models import default_model_name
+
+    spec = default_model_name() if model is None else os.fspath(model)
+    predictor = _predictor(spec, strategy, device)
+    if isinstance(image, (bytes, bytearray)):
+        from gfm.io import decode_image
+
+        rgba = predictor.predict(decode_image(bytes(image), "the image bytes")).cutout(foreground)
+        buffer = io.BytesIO()
+        Image.fromarray(rgba).save(buffer, format="PNG")
+        return buffer.getvalue()
+    rgba = predictor.predict(image).cutout(foreground)
+    if isinstance(image, np.ndarray):
+        return rgba
+    return Image.fromarray(rgba)  # (H, W, 4) uint8: mode RGBA

@@ -1,0 +1,55 @@
+"""What following the README leaves in a clone is ignored by git."""
+
+from __future__ import annotations
+
+import fnmatch
+from pathlib import Path
+
+from gfm.data.layouts import CACHE_DIR_NAME
+
+ROOT = Path(__file__).parents[2]
+
+
+def _ignored_dirs() -> list[str]:
+    lines = (ROOT / ".gitignore").read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def test_the_prepare_cache_next_to_the_examples_is_ignored() -> None:
+    """`gfm prepare foregrounds examples` writes examples/gfm-cache/ (any depth)."""
+    patterns = _ignored_dirs()
+    wanted = f"{CACHE_DIR_NAME}/"
+    assert any(p == wanted or (not p.startswith("/") and fnmatch.fnmatch(wanted, p)) for p in patterns), patterns
+    # the README's own outputs are covered too
+    assert {"/runs/", "/out/", ".venv/"} <= set(patterns)
+
+
+def _make_install_commands(tmp_path: Path, *variables: str) -> str:
+    import shutil
+    import subprocess
+
+    import pytest
+
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed (the Makefile is what `make test` uses)")
+    venv = tmp_path / "venv"  # no stamp there: make prints the whole installation
+    done = subprocess.run(["make", "-n", "install", f"VENV={venv}", *variables], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_make_installs_the_cpu_build_without_a_gpu_and_says_which(tmp_path: Path) -> None:
+    cpu = _make_install_commands(tmp_path, "TORCH=cpu")
+    assert "--no-deps torch==2.13.0 --extra-index-url https://download.pytorch.org/whl/cpu" in cpu  # torch alone
+    assert "(CPU build)" in cpu  # the installed build is printed
+    cuda = _make_install_commands(tmp_path, "TORCH=cuda")
+    assert "torch==2.13.0" in cuda and "whl/cpu" not in cuda
+    chosen = _make_install_commands(tmp_path, "TORCH_INDEX=https://download.pytorch.org/whl/cu126")
+    assert "--extra-index-url https://download.pytorch.org/whl/cu126" in chosen
+    # auto: the CPU build where no NVIDIA GPU is listed (PATH without nvidia-smi)
+    import os
+    import subprocess
+
+    env = dict(os.environ, PATH="/usr/bin:/bin")
+    auto = subprocess.run(["make", "-n", "install", f"VENV={tmp_path / 'v2'}"], cwd=ROOT, capture_output=True, text=True, env=env, timeout=60)
+    assert "whl/cpu" in auto.stdout or Path("/usr/bin/nvidia-smi").exists()
