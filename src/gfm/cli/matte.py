@@ -41,8 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "A file that fails is reported at the end and the exit code is 1; the others are done.\n"
             "Outputs are written atomically: an interrupted run leaves no truncated file, and a\n"
             "failed image leaves none of its outputs.\n"
-            "Existing files: outputs are marked (PNG text / JPEG comment 'gfm matte'); a rerun\n"
-            "replaces the outputs of earlier runs, any other file only with --overwrite. Files\n"
+            "Existing files (-o FILE too): outputs are marked (PNG text / JPEG comment 'gfm matte');\n"
+            "a rerun replaces the outputs of earlier runs, any other file only with --overwrite. Files\n"
             "that appear while the run works (another run) are never replaced but reported.\n"
             "Inputs are never overwritten, and earlier outputs are never taken as inputs."
         ),

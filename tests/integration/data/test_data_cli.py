@@ -223,3 +223,31 @@ def test_compose_rerun_replaces_its_own_set_and_refuses_foreign_files(am2k_copy:
     assert "1 file(s) that no gfm compose run of this folder wrote" in capsys.readouterr().err
     assert mine.read_bytes() == b"not compose's" and (out / "manifest.json").read_bytes() == before
     assert len(list((out / "image").iterdir())) == 7
+
+
+def test_an_interrupted_rerun_leaves_only_listed_files(
+    am2k_copy: Path, backgrounds_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rerun replaces the set and its manifest is kept current: interrupted, the folder
+    holds exactly what the new manifest lists (and a further rerun is not refused)."""
+    import gfm.data.materialise as materialise
+
+    out = tmp_path / "set"
+    assert _compose(am2k_copy, backgrounds_dir, out, "--route", "coco", "--fg-method", "ml") == 0
+    real = materialise.compose
+    calls = []
+
+    def compose_then_interrupt(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(materialise, "compose", compose_then_interrupt)
+    assert _compose(am2k_copy, backgrounds_dir, out, "--route", "coco", "--fg-method", "ml") == 130
+    manifest = json.loads((out / "manifest.json").read_text())
+    listed = {f for r in manifest["samples"] for f in r["files"].values()}
+    assert manifest["complete"] is False and len(manifest["samples"]) == 1
+    assert listed == {str(p.relative_to(out)) for p in out.rglob("*.png")}
+    monkeypatch.setattr(materialise, "compose", real)
+    assert _compose(am2k_copy, backgrounds_dir, out, "--route", "coco", "--fg-method", "ml") == 0
