@@ -269,3 +269,10 @@ def test_one_file_output_follows_the_no_clobber_rules(tmp_path: Path, photos: Pa
     assert main(["matte", str(own), "-o", str(own), "--overwrite", *model]) == 1
     assert "is an input of this run and would be overwritten" in capsys.readouterr().err
     assert own.read_bytes() == before
+
+
+def test_a_background_without_a_composite_is_pointed_out(tmp_path: Path, photos: Path, tiny_checkpoints: dict[str, Path],
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    model = ["--model", str(tiny_checkpoints["TT"]), "-q", "--foreground", "none"]
+    assert main(["matte", str(photos / "sample2.jpg"), "--out", str(tmp_path), "--outputs", "alpha", "--background", "green", *model]) == 0
+    assert "note: --background is used by the composite output only; add it with --outputs alpha,composite" in capsys.readouterr().err

@@ -182,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
     if caught:  # an RGBA image: one line, not a raw warning with a source line
         print(f"note: --background {args.background} has an alpha channel; it is ignored (the colours are used)", file=sys.stderr)
     if args.background and "composite" not in kinds:
-        print(f"gfm matte: note: --background is used by the composite output only; add it with --outputs {','.join(kinds)},composite",
+        print(f"note: --background is used by the composite output only; add it with --outputs {','.join(kinds)},composite",
               file=sys.stderr)
     found = collect_jobs(args.inputs, recursive=args.recursive)
     scratch = tempfile.TemporaryDirectory(prefix="gfm-matte-") if str(args.out) == STDIO else None
