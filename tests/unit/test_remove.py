@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 import gfm
-from gfm.errors import CheckpointError, InputError
+from gfm.errors import ConfigError, InputError
 from gfm.inference import MattingResult, Predictor
 from gfm.inference.remove import clear_loaded_models
 
@@ -44,9 +44,11 @@ def test_remove_returns_the_input_kind(tiny: Path) -> None:
 def test_default_model_and_unknown_names(monkeypatch: pytest.MonkeyPatch, tiny: Path, tmp_path: Path) -> None:
     from gfm.inference import models
 
-    monkeypatch.setenv("GFM_HOME", str(tmp_path))  # an empty cache: the default weights are missing
-    with pytest.raises(CheckpointError, match=f"{models.default_model_name()}"):
-        Predictor.from_name()
+    monkeypatch.setenv("GFM_HOME", str(tmp_path))  # an empty cache: the default is shipped in the package
+    assert models.default_model_name() == "gfm-lite"
+    assert Predictor.from_name().models[0].config.name == "effl0-TT"
+    with pytest.raises(ConfigError, match="unknown weights 'no-such-model'"):
+        Predictor.from_name("no-such-model")
     monkeypatch.setattr(models, "default_model_name", lambda: str(tiny))  # every "no model" path asks this one function
     assert Predictor.from_name().models[0].config.name == "tiny-TT"
     assert gfm.remove(np.zeros((40, 48, 3), np.uint8)).shape == (40, 48, 4)
