@@ -153,6 +153,13 @@ def _link_no_clobber(tmp: Path, target: Path) -> None:
     os.unlink(tmp)
 
 
+def _appeared(target: Path) -> OutputClashError:
+    return OutputClashError(
+        f"{target}: a file appeared there while this run worked (another run writing to the same "
+        "place?); it was left as it is"
+    )
+
+
 def _commit_guarded(tmp: Path, target: Path, expected: FileStamp | None) -> None:
     """Rename ``tmp`` onto ``target`` only if ``target`` is absent or is ``expected``.
 
@@ -165,10 +172,7 @@ def _commit_guarded(tmp: Path, target: Path, expected: FileStamp | None) -> None
         try:
             _link_no_clobber(tmp, target)
         except FileExistsError:
-            raise OutputClashError(
-                f"{target}: a file appeared there while this run worked (another run writing to the same "
-                "place?); it was left as it is"
-            ) from None
+            raise _appeared(target) from None
         return
     aside = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp.old")
     try:
@@ -185,10 +189,7 @@ def _commit_guarded(tmp: Path, target: Path, expected: FileStamp | None) -> None
     try:
         _link_no_clobber(tmp, target)
     except FileExistsError:
-        raise OutputClashError(
-            f"{target}: a file appeared there while this run worked (another run writing to the same "
-            "place?); it was left as it is"
-        ) from None
+        raise _appeared(target) from None
     finally:
         with contextlib.suppress(FileNotFoundError):
             aside.unlink()  # the old version we meant to replace
