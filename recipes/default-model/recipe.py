@@ -76,11 +76,9 @@ def say(message: str) -> None:
 
 
 def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    from gfm.hub import sha256_file
+
+    return sha256_file(path)
 
 
 def run(command: list[str], cwd: Path | None = None, what: str = "") -> None:
@@ -125,11 +123,18 @@ def write_png(path: Path, alpha_u8: np.ndarray) -> None:
 
 def resize_for_training(image: np.ndarray, short_side: int = 320) -> np.ndarray:
     """Shrink a photo to a ``short_side`` shorter side (training crops need at least 288 px)."""
-    h, w = image.shape[:2]
-    scale = short_side / min(h, w)
-    if scale >= 1:
-        return image
-    return cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    from gfm.data.backgrounds import resize_shorter_side
+
+    return image if min(image.shape[:2]) <= short_side else resize_shorter_side(image, short_side)
+
+
+def training_pair(image_path: Path, alpha_path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """A photo shrunk for training and its matte (or mask) as ``uint8`` at the same size."""
+    from gfm.io import read_alpha, read_image
+
+    image = resize_for_training(read_image(image_path))
+    alpha = np.rint(read_alpha(alpha_path) * 255).astype(np.uint8)
+    return image, cv2.resize(alpha, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_AREA)
 
 
 def resize_long_side(image: np.ndarray, side: int) -> np.ndarray:
@@ -387,7 +392,6 @@ def stage_bundle(work: Path, args: argparse.Namespace) -> None:
     from PIL import Image
 
     from gfm.data.foreground import estimate_foreground_colours
-    from gfm.io import read_alpha, read_image
 
     rng = np.random.default_rng(args.seed)
     bundle = work / "bundle"
@@ -415,9 +419,7 @@ def stage_bundle(work: Path, args: argparse.Namespace) -> None:
                 counts["composites"] += 1
     matted = work / "sources/matted_train"
     for path in sorted((matted / "original").glob("*.jpg")):
-        image = resize_for_training(read_image(path))
-        alpha = cv2.resize(np.rint(read_alpha(matted / "mask" / f"{path.stem}.png") * 255).astype(np.uint8),
-                           (image.shape[1], image.shape[0]), interpolation=cv2.INTER_AREA)
+        image, alpha = training_pair(path, matted / "mask" / f"{path.stem}.png")
         emit(f"real_{path.stem}", image, alpha)
         counts["matted photos"] += 1
         fg = estimate_foreground_colours(image, alpha, "ml")
@@ -426,9 +428,7 @@ def stage_bundle(work: Path, args: argparse.Namespace) -> None:
             counts["composites"] += 1
     masks = work / "sources/photo_masks"
     for path in sorted((work / "sources/photos").glob("*.jpg")):
-        image = resize_for_training(read_image(path))
-        mask = np.rint(read_alpha(masks / f"{path.stem}.png") * 255).astype(np.uint8)
-        mask = cv2.resize(mask, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_AREA)
+        image, mask = training_pair(path, masks / f"{path.stem}.png")
         if (mask > 127).mean() < 0.01:  # the teacher found nothing: no label to learn from
             continue
         emit(f"teacher_{path.stem}", image, mask)
