@@ -12,9 +12,9 @@ import pytest
 from PIL import Image
 
 from gfm.errors import InputError
-from gfm.metrics import evaluate_alpha, trimap_from_alpha
-from gfm.metrics.datasets import discover_dataset, folder_dataset
-from gfm.metrics.evaluation import evaluate, find_predictions, load_alpha_exact, load_trimap
+from gfm.evaluation.datasets import discover_dataset, folder_dataset
+from gfm.evaluation.runner import evaluate, find_predictions
+from gfm.metrics import evaluate_alpha, load_alpha_exact, load_trimap, trimap_from_alpha
 
 H, W = 30, 40
 

@@ -39,3 +39,11 @@ def test_the_registry_never_imports_the_checkpoint_loader() -> None:
     through gfm.models.checkpoint_files, never through the loader (no import circle)."""
     assert _offenders((SRC / "models" / "registry.py",), ("gfm.models.checkpoint",)) == []
     assert _offenders((SRC / "models" / "checkpoint_files.py",), ("gfm.models.checkpoint", "gfm.models.registry")) == []
+
+
+def test_the_metrics_are_pure_functions() -> None:
+    """gfm.metrics is what a researcher imports to score a matte: no runner, reports,
+    dataset discovery, profiler, model or torch in it (those import it, not the reverse)."""
+    forbidden = ("gfm.evaluation", "gfm.profiling", "gfm.data", "gfm.models", "gfm.inference", "gfm.engine", "torch")
+    assert _offenders((SRC / "metrics",), forbidden) == []
+    assert sorted(p.name for p in (SRC / "metrics").glob("*.py")) == ["__init__.py", "files.py", "matting.py", "trimap.py"]

@@ -171,10 +171,10 @@ def _environment(device: Any) -> dict[str, Any]:
 
 
 def _run_model(args: argparse.Namespace, dataset: Any) -> int:
+    from gfm.evaluation.runner import evaluate
+    from gfm.evaluation.sweep import default_settings, parse_settings, run_sweep
     from gfm.inference import Strategy, get_strategy
     from gfm.inference.predictor import DEFAULT_MAX_PIXELS, resolve_device
-    from gfm.metrics.evaluation import evaluate
-    from gfm.metrics.sweep import default_settings, parse_settings, run_sweep
 
     settings = parse_settings(args.sweep_settings) if args.sweep_settings else None  # errors before loading
     specs, models = load_models(args)
@@ -250,8 +250,8 @@ def _print_result(result: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gfm.metrics.datasets import discover_dataset, folder_dataset
-    from gfm.metrics.evaluation import evaluate
+    from gfm.evaluation.datasets import discover_dataset, folder_dataset
+    from gfm.evaluation.runner import evaluate
 
     _check_options(args)
 

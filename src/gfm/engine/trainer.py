@@ -505,7 +505,7 @@ def _validate(model: GFM, validation: Any, normalization: Normalization, config:
     """Rank 0 evaluates on the real validation images; best SAD -> best.pt."""
     if info.is_main:
         from gfm.inference import Predictor
-        from gfm.metrics.evaluation import evaluate
+        from gfm.evaluation.runner import evaluate
 
         was_training = model.training
         model.checkpoint_meta = None  # type: ignore[assignment]

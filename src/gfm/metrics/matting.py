@@ -31,7 +31,7 @@ pixel (the released code divides by zero there).
 Reproducing published numbers from 8-bit PNG files needs the alphas as
 ``png.astype(np.float64) / 255``: float32 values such as ``float32(153 / 255)``
 land on the other side of a connectivity threshold (``0.6000000000000001``)
-than the float64 ones. :func:`gfm.metrics.evaluation.load_alpha_exact` reads
+than the float64 ones. :func:`gfm.metrics.files.load_alpha_exact` reads
 files that way.
 
 Example::

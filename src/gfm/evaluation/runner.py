@@ -1,6 +1,6 @@
 """Evaluate predicted alphas against a dataset's ground truth.
 
-:func:`evaluate` scores every sample of an :class:`~gfm.metrics.datasets.EvalDataset`
+:func:`evaluate` scores every sample of an :class:`~gfm.evaluation.datasets.EvalDataset`
 with :func:`gfm.metrics.evaluate_alpha`, taking the predictions either from a
 folder (``NAME.png`` or ``NAME_alpha.png``, matched by file stem) or from a
 ``predictor(image_rgb_uint8) -> alpha`` callable, and writes to ``out_dir``:
@@ -39,20 +39,13 @@ from typing import Any
 
 import numpy as np
 
-from gfm.errors import InputError, OutputError
-from gfm.io import atomic_write, read_alpha, read_image, write_alpha
-from gfm.io.atomic import remove_stale_temporaries
 from gfm.data.layouts import is_image_file
-from gfm.metrics.datasets import EvalDataset, EvalSample
-from gfm.metrics.matting import (
-    CONN_THRESHOLDS,
-    GRAD_SIGMA,
-    METRIC_NAMES,
-    TRIMAP_BG,
-    TRIMAP_FG,
-    TRIMAP_TRANSITION,
-    evaluate_alpha,
-)
+from gfm.errors import InputError, OutputError
+from gfm.evaluation.datasets import EvalDataset, EvalSample
+from gfm.io import atomic_write, read_image, write_alpha
+from gfm.io.atomic import remove_stale_temporaries
+from gfm.metrics.files import load_alpha_exact, load_trimap
+from gfm.metrics.matting import CONN_THRESHOLDS, GRAD_SIGMA, METRIC_NAMES, evaluate_alpha
 from gfm.metrics.trimap import DEFAULT_TRIMAP_KERNEL, trimap_from_alpha
 
 __all__ = [
@@ -64,8 +57,6 @@ __all__ = [
     "PredictFn",
     "evaluate",
     "find_predictions",
-    "load_alpha_exact",
-    "load_trimap",
 ]
 
 #: ``predictor(image)``: ``uint8`` RGB ``(H, W, 3)`` -> float alpha ``(H, W)`` in [0, 1].
@@ -94,66 +85,6 @@ _ALPHA_SUFFIX = "_alpha"
 _CSV_FIELDS = ("name", *METRIC_NAMES, "prediction", "seconds")
 # Written before prediction times were recorded; still read by resume.
 _CSV_FIELDS_UNTIMED = ("name", *METRIC_NAMES, "prediction")
-_TRIMAP_VALUES = np.array([TRIMAP_BG, TRIMAP_TRANSITION, TRIMAP_FG])
-
-
-# --------------------------------------------------------------------------
-# reading files
-# --------------------------------------------------------------------------
-
-
-def load_alpha_exact(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read an alpha file as the float64 values the paper's numbers used.
-
-    8-bit files give ``value / 255`` and 16-bit files ``value / 65535``,
-    exactly in float64 (``gfm.io.read_alpha`` returns float32, whose rounding
-    moves pixels such as 153/255 across a connectivity threshold and changes
-    CONN by about 0.2 %). Floating-point files keep their values.
-
-    Returns:
-        ``float64`` ``(H, W)`` array in [0, 1].
-    """
-    alpha = read_alpha(path).astype(np.float64)
-    # 8-bit k/255 is (k*257)/65535: both integer depths sit on the 1/65535
-    # grid, where float32 rounding is far below half a step.
-    scaled = alpha * 65535.0
-    grid = np.rint(scaled)
-    if float(np.max(np.abs(scaled - grid))) < 0.01:
-        return grid / 65535.0
-    return alpha
-
-
-def load_trimap(path: str | os.PathLike[str], snap: bool = False) -> np.ndarray:
-    """Read a trimap: ``uint8`` ``(H, W)`` with values 0 / 128 / 255.
-
-    Args:
-        path: 8- or 16-bit grayscale file (an RGB file with equal channels
-            is accepted).
-        snap: map every value to the nearest of 0 / 128 / 255 (64 goes to
-            128) instead of refusing a file with other values (as left by
-            resizing a trimap with interpolation).
-
-    Raises:
-        InputError: values other than 0 / 128 / 255 and ``snap`` is False.
-    """
-    values = np.rint(read_alpha(path).astype(np.float64) * 255.0).astype(np.uint8)
-    counts = np.bincount(values.ravel(), minlength=256)
-    counts[_TRIMAP_VALUES] = 0
-    if not counts.any():
-        return values
-    if snap:
-        # nearest of 0/128/255; the tie at 64 goes to the transition
-        table = np.full(256, TRIMAP_TRANSITION, dtype=np.uint8)
-        table[:64] = TRIMAP_BG
-        table[192:] = TRIMAP_FG
-        return table[values]
-    bad = np.flatnonzero(counts)
-    shown = ", ".join(str(v) for v in bad[:8]) + (", ..." if bad.size > 8 else "")
-    raise InputError(
-        f"{path}: trimap has values other than 0/128/255 ({shown} in {int(counts.sum())} pixels), "
-        "probably from resizing with interpolation; fix the file (nearest-neighbour resize) or "
-        "pass snap_trimaps=True / --snap-trimaps to map each value to the nearest of 0/128/255"
-    )
 
 
 # --------------------------------------------------------------------------
@@ -379,8 +310,8 @@ def evaluate(
     """Score predictions of every sample of ``dataset`` and write the reports.
 
     Args:
-        dataset: from :func:`~gfm.metrics.datasets.discover_dataset` or
-            :func:`~gfm.metrics.datasets.folder_dataset`.
+        dataset: from :func:`~gfm.evaluation.datasets.discover_dataset` or
+            :func:`~gfm.evaluation.datasets.folder_dataset`.
         out_dir: folder for ``per_image.csv``, ``summary.json``, ``table.md``.
         predictions: folder of predicted alphas (``NAME.png`` or
             ``NAME_alpha.png``; 8/16-bit like the ground truth). Exactly one

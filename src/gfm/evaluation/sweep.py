@@ -14,7 +14,7 @@ Hybrid (2,2) and single 2.0, and hybrid (3,3) and single 3.0, are the same
 computation: it runs once and both rows show its numbers (marked "same as").
 
 Each distinct computation is an ordinary evaluation
-(:func:`gfm.metrics.evaluation.evaluate`) in its own sub-folder of
+(:func:`gfm.evaluation.runner.evaluate`) in its own sub-folder of
 ``out_dir`` (``glance3_focus2``, ``glance2.6_focus2.6``, ...), so an
 interrupted sweep resumes image by image. ``out_dir`` also receives
 ``sweep.csv``, ``sweep.json`` and ``sweep.md`` (a Markdown table laid out like
@@ -35,9 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from gfm.errors import InputError
-from gfm.metrics.datasets import EvalDataset
+from gfm.evaluation.datasets import EvalDataset
+from gfm.evaluation.runner import EvaluationResult, PredictFn, evaluate
 from gfm.io import atomic_write
-from gfm.metrics.evaluation import EvaluationResult, PredictFn, evaluate
 
 __all__ = [
     "HYBRID_RATIOS",
