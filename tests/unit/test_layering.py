@@ -43,7 +43,9 @@ def test_the_registry_never_imports_the_checkpoint_loader() -> None:
 
 def test_the_metrics_are_pure_functions() -> None:
     """gfm.metrics is what a researcher imports to score a matte: no runner, reports,
-    dataset discovery, profiler, model or torch in it (those import it, not the reverse)."""
+    dataset discovery, profiler, model or torch in it (those import it, not the reverse).
+    The one trimap rule (gfm.data.rosta.make_trimap, numpy and OpenCV) is shared with training."""
     forbidden = ("gfm.evaluation", "gfm.profiling", "gfm.data", "gfm.models", "gfm.inference", "gfm.engine", "torch")
-    assert _offenders((SRC / "metrics",), forbidden) == []
+    offenders = _offenders((SRC / "metrics",), forbidden)
+    assert [o for o in offenders if not o.endswith(("imports gfm.data.rosta", "imports gfm.data.rosta.make_trimap"))] == []
     assert sorted(p.name for p in (SRC / "metrics").glob("*.py")) == ["__init__.py", "files.py", "matting.py", "trimap.py"]
