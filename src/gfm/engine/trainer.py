@@ -255,7 +255,7 @@ def train(
         config: validated :class:`TrainConfig`.
         dataset: training items (see :mod:`gfm.data.dataset`); must offer
             ``set_epoch(epoch)``.
-        validation: a :class:`gfm.metrics.EvalDataset` of real images, or None.
+        validation: real images with their alphas (:func:`gfm.evaluation.discover_dataset`), or None.
         resume: continue from the newest checkpoint in ``config.log.out``.
     """
     device = resolve_training_device(config.optim.device)

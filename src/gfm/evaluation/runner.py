@@ -1,6 +1,6 @@
 """Evaluate predicted alphas against a dataset's ground truth.
 
-:func:`evaluate` scores every sample of an :class:`~gfm.evaluation.datasets.EvalDataset`
+:func:`evaluate` scores every sample of a :class:`~gfm.data.layouts.MattingSplit`
 with :func:`gfm.metrics.evaluate_alpha`, taking the predictions either from a
 folder (``NAME.png`` or ``NAME_alpha.png``, matched by file stem) or from a
 ``predictor(image_rgb_uint8) -> alpha`` callable, and writes to ``out_dir``:
@@ -39,9 +39,9 @@ from typing import Any
 
 import numpy as np
 
-from gfm.data.layouts import is_image_file
+from gfm.data.layouts import MattingSample, MattingSplit, is_image_file
 from gfm.errors import InputError, OutputError
-from gfm.evaluation.datasets import EvalDataset, EvalSample
+from gfm.evaluation.datasets import dataset_source
 from gfm.io import atomic_write, read_image, write_alpha
 from gfm.io.atomic import remove_stale_temporaries
 from gfm.metrics.files import load_alpha_exact, load_trimap
@@ -249,7 +249,7 @@ def _seconds(rows: Mapping[str, dict[str, Any]]) -> tuple[float | None, int]:
     return (float(np.mean(times)) if times else None), len(times)
 
 
-def _markdown(dataset: EvalDataset, method: str, means: dict[str, float], summary: dict[str, Any]) -> str:
+def _markdown(dataset: MattingSplit, method: str, means: dict[str, float], summary: dict[str, Any]) -> str:
     def cell(key: str, decimals: int) -> str:
         value = means[key]
         return "n/a" if math.isnan(value) else f"{value:.{decimals}f}"
@@ -292,7 +292,7 @@ def _check_prediction(alpha: Any, shape: tuple[int, ...], where: str) -> np.ndar
 
 
 def evaluate(
-    dataset: EvalDataset,
+    dataset: MattingSplit,
     out_dir: str | os.PathLike[str],
     *,
     predictions: str | os.PathLike[str] | None = None,
@@ -383,7 +383,7 @@ def evaluate(
         "elliptical kernel: dilate alpha > 0, erode alpha == 1)"
     )
     settings: dict[str, Any] = {
-        "dataset": {"name": dataset.name, **dataset.source},
+        "dataset": {"name": dataset.name, **dataset_source(dataset)},
         "predictions": source,
         "trimaps": trimap_note,
         "snap_trimaps": snap_trimaps,
@@ -430,7 +430,7 @@ def evaluate(
     # image is quadratic on large sets) and whenever the loop stops, errors and
     # Ctrl-C included: rows already computed are valid and resume keeps them.
     last_flush = time.monotonic()
-    if warmup and predictor is not None and todo and todo[0].image is not None:
+    if warmup and predictor is not None and todo:
         predictor(read_image(todo[0].image))
     try:
         for sample in tqdm(todo, desc="evaluate", unit="img", disable=not progress):
@@ -474,7 +474,7 @@ def evaluate(
 
 
 def _score(
-    sample: EvalSample,
+    sample: MattingSample,
     prediction: Path | None,
     predictor: PredictFn | None,
     snap_trimaps: bool,
@@ -492,8 +492,6 @@ def _score(
             )
         prediction_name = prediction.name
     elif predictor is not None:
-        if sample.image is None:
-            raise InputError(f"sample {sample.name!r} has no image file to predict from")
         image = read_image(sample.image)
         if image.shape[:2] != gt.shape:
             raise InputError(

@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gfm.data.layouts import MattingSplit
 from gfm.errors import InputError
-from gfm.evaluation.datasets import EvalDataset
 from gfm.evaluation.runner import EvaluationResult, PredictFn, evaluate
 from gfm.io import atomic_write
 
@@ -199,7 +199,7 @@ def _fmt(value: float | None, decimals: int) -> str:
     return "n/a" if value is None or math.isnan(value) else f"{value:.{decimals}f}"
 
 
-def _markdown(dataset: EvalDataset, method: str, rows: list[SweepRow], best: list[str], notes: Sequence[str]) -> str:
+def _markdown(dataset: MattingSplit, method: str, rows: list[SweepRow], best: list[str], notes: Sequence[str]) -> str:
     lines = [
         f"Test-resolution sweep of {method} on {dataset.name} ({rows[0].count} images)",
         "",
@@ -254,7 +254,7 @@ def _csv(rows: list[SweepRow]) -> str:
 
 
 def run_sweep(
-    dataset: EvalDataset,
+    dataset: MattingSplit,
     out_dir: str | os.PathLike[str],
     make_predictor: Callable[[SweepSetting], PredictFn],
     settings: Sequence[SweepSetting] | None = None,
