@@ -48,4 +48,4 @@ def test_the_metrics_are_pure_functions() -> None:
     forbidden = ("gfm.evaluation", "gfm.profiling", "gfm.data", "gfm.models", "gfm.inference", "gfm.engine", "torch")
     offenders = _offenders((SRC / "metrics",), forbidden)
     assert [o for o in offenders if not o.endswith(("imports gfm.data.rosta", "imports gfm.data.rosta.make_trimap"))] == []
-    assert sorted(p.name for p in (SRC / "metrics").glob("*.py")) == ["__init__.py", "files.py", "matting.py", "trimap.py"]
+    assert sorted(p.name for p in (SRC / "metrics").glob("*.py")) == ["__init__.py", "checks.py", "files.py", "matting.py", "trimap.py"]

@@ -21,7 +21,7 @@ import numpy as np
 
 from gfm.errors import InputError
 from gfm.io import read_alpha
-from gfm.metrics.matting import TRIMAP_BG, TRIMAP_FG, TRIMAP_TRANSITION
+from gfm.metrics.trimap import TRIMAP_BG, TRIMAP_FG, TRIMAP_TRANSITION
 
 __all__ = ["load_alpha_exact", "load_trimap"]
 
