@@ -42,6 +42,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q --no-deps torch==$(TORCH_VERSION) $(TORCH_PIP_ARGS)
 	$(PY) -m pip install -q torch==$(TORCH_VERSION)
+	@# the distribution was called gfm before it became gfm-matting: one owner for the gfm package
+	$(PY) -m pip uninstall -q -y gfm 2>/dev/null || true
 	$(PY) -m pip install -q -e ".[all,dev]"
 	$(PY) -c "import torch; print('PyTorch', torch.__version__, '(CUDA ' + torch.version.cuda + ' build)' if torch.version.cuda else '(CPU build)', 'asked for: $(TORCH_BUILD)')"
 	touch $(STAMP)

@@ -1,6 +1,6 @@
 """Table 7 of the paper for the GFM variants: parameters, GMACs, latency, peak memory.
 
-Runs ``gfm profile`` (gfm.metrics.profiling.profile_model) for each variant:
+Runs ``gfm profile`` (gfm.profiling.profiler.profile_model) for each variant:
 parameters and GMACs counted on the meta device, latency = median of
 ``--repeats`` whole-network forward passes on the inference-optimised model
 after one warm-up, peak memory of a child process per variant. Prints the
@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from gfm.metrics.profiling import DEFAULT_VARIANTS, format_markdown, profile_model  # noqa: E402
+from gfm.profiling.profiler import DEFAULT_VARIANTS, format_markdown, profile_model  # noqa: E402
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ STAGE`` runs one stage, ``--from STAGE`` restarts from one. The stages:
 ``export``      fp16 weights into the package (src/gfm/weights/) and the model card
 
 Nothing here is imported by the package: it is a script of the project's own
-tools. Only the teacher needs onnxruntime (``pip install "gfm[teacher]"``).
+tools. Only the teacher needs onnxruntime (``pip install "gfm-matting[teacher]"``).
 """
 
 from __future__ import annotations

@@ -53,3 +53,19 @@ def test_make_installs_the_cpu_build_without_a_gpu_and_says_which(tmp_path: Path
     env = dict(os.environ, PATH="/usr/bin:/bin")
     auto = subprocess.run(["make", "-n", "install", f"VENV={tmp_path / 'v2'}"], cwd=ROOT, capture_output=True, text=True, env=env, timeout=60)
     assert "whl/cpu" in auto.stdout or Path("/usr/bin/nvidia-smi").exists()
+
+
+
+def test_the_distribution_has_a_name_of_its_own() -> None:
+    """`gfm` on PyPI is an unrelated Markdown package: ours is gfm-matting, imported as gfm."""
+    import importlib.metadata
+    import re
+
+    import gfm
+
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert re.search(r'^name = "gfm-matting"$', pyproject, re.MULTILINE), "pyproject.toml names another distribution"
+    distribution = importlib.metadata.distribution("gfm-matting")  # the installed one (make install)
+    assert distribution.version == gfm.__version__
+    scripts = {e.name: e.value for e in distribution.entry_points if e.group == "console_scripts"}
+    assert scripts == {"gfm": "gfm.cli.main:main"}

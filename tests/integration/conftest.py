@@ -126,5 +126,5 @@ def gfm_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "gfm_home"
     monkeypatch.setenv("GFM_HOME", str(home))
     monkeypatch.delenv("GFM_WEIGHTS_BASE_URL", raising=False)
-    monkeypatch.setattr("gfm.hub.download._RETRY_WAIT_S", 0.0)
+    monkeypatch.setattr("gfm.hub.transfer._RETRY_WAIT_S", 0.0)
     return home

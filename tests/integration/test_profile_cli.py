@@ -50,7 +50,7 @@ def test_bad_arguments(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_warm_up_runs_until_two_passes_agree() -> None:
     """The series of the report: 3.15, 3.24, 1.12, 0.77, 0.78 s; timing must start after 0.78."""
-    from gfm.metrics.profiling import warm_up
+    from gfm.profiling.profiler import warm_up
 
     series = iter([3.15, 3.24, 1.12, 0.77, 0.78, 0.77, 0.79])
     assert warm_up(lambda: next(series)) == [3.15, 3.24, 1.12, 0.77, 0.78, 0.77]
@@ -79,5 +79,5 @@ def test_a_child_error_is_its_message_not_a_traceback() -> None:
 
     if torch.cuda.is_available():
         spec["checkpoint"], spec["variant"] = "/nonexistent/x.pth", None
-    done = subprocess.run([sys.executable, "-m", "gfm.metrics.profiling", json.dumps(spec)], capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-m", "gfm.profiling.profiler", json.dumps(spec)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 3 and "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1

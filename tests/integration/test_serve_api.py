@@ -14,7 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
-pytest.importorskip("fastapi", reason="the serve extra is not installed (pip install 'gfm[serve]')")
+pytest.importorskip("fastapi", reason="the serve extra is not installed (pip install 'gfm-matting[serve]')")
 pytest.importorskip("httpx", reason="FastAPI's test client needs httpx (the dev extra)")
 
 with warnings.catch_warnings():

@@ -9,7 +9,7 @@ import pytest
 
 from gfm.cli.main import main
 
-pytest.importorskip("fastapi", reason="the serve extra is not installed (pip install 'gfm[serve]')")
+pytest.importorskip("fastapi", reason="the serve extra is not installed (pip install 'gfm-matting[serve]')")
 
 
 def test_help_says_where_it_listens(capsys: pytest.CaptureFixture[str]) -> None:

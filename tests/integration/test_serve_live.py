@@ -30,7 +30,7 @@ from PIL import Image
 import gfm
 from live_server import LiveServer, gfm_serve
 
-pytest.importorskip("fastapi", reason="the serve extra is not installed (pip install 'gfm[serve]')")
+pytest.importorskip("fastapi", reason="the serve extra is not installed (pip install 'gfm-matting[serve]')")
 pytestmark = pytest.mark.slow
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "original"

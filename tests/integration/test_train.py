@@ -188,7 +188,7 @@ def test_missing_pyyaml_names_the_extra(tmp_path: Path, demo: Path, capsys: pyte
 
     monkeypatch.setitem(sys.modules, "yaml", None)  # import yaml now raises ImportError
     assert main(["train", "--preset", "ori-am2k-tiny-tt", "--data", str(demo), "--out", str(tmp_path / "r"), "--set", "optim.lr=1e-4"]) == 2
-    assert "needs PyYAML: pip install 'gfm[train]'" in capsys.readouterr().err
+    assert "needs PyYAML: pip install 'gfm-matting[train]'" in capsys.readouterr().err
 
 
 def test_bad_inputs_fail_before_damage(tmp_path: Path, demo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:

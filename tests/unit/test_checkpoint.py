@@ -14,7 +14,7 @@ import torch
 import gfm
 from gfm.cli.main import main
 from gfm.errors import CheckpointError
-from gfm.models.checkpoint import read_checkpoint
+from gfm.models.checkpoint_files import read_checkpoint
 from gfm.models.encoders.densenet import upgrade_densenet_keys
 from gfm.models.normalization import IMAGENET
 
@@ -94,7 +94,7 @@ def test_zip_members_are_streamed_and_capped(tmp_path: Path, monkeypatch: pytest
     """A small zip that inflates to a huge member is refused without being read into memory."""
     import tracemalloc
 
-    import gfm.models.checkpoint as checkpoint
+    import gfm.models.checkpoint_files as checkpoint_files
 
     bomb = tmp_path / "bomb.zip"
     with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -110,7 +110,7 @@ def test_zip_members_are_streamed_and_capped(tmp_path: Path, monkeypatch: pytest
     forged = tmp_path / "forged.zip"
     with zipfile.ZipFile(forged, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("model.pth", b"PK\x03\x04" + bytes(4 << 20))  # starts like a torch file, then inflates
-    monkeypatch.setattr(checkpoint, "MAX_ARCHIVED_CHECKPOINT_BYTES", 1 << 20)
+    monkeypatch.setattr(checkpoint_files, "MAX_ARCHIVED_CHECKPOINT_BYTES", 1 << 20)
     with pytest.raises(CheckpointError, match="larger than any GFM checkpoint"):
         read_checkpoint(forged)
 

@@ -12,8 +12,8 @@ import torch
 
 import gfm
 from gfm.errors import InputError
-from gfm.metrics.complexity import RELEASED_UNUSED_PARAMETERS, count_complexity
 from gfm.models.gfm import ModelConfig
+from gfm.profiling.complexity import RELEASED_UNUSED_PARAMETERS, count_complexity
 
 MANIFESTS = Path(__file__).parents[1] / "data" / "official_gfm"
 

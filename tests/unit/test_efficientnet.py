@@ -12,10 +12,10 @@ import torch
 
 import gfm
 from gfm.errors import CheckpointError
-from gfm.metrics.complexity import count_complexity
 from gfm.models.encoders.efficientnet import EfficientNetLiteClassifier, efficientnet_lite0_encoder, same_padding
 from gfm.models.gfm import ModelConfig
 from gfm.models.normalization import IMAGENET
+from gfm.profiling.complexity import count_complexity
 
 CAT = Path(__file__).resolve().parents[1] / "data" / "imagenet" / "chelsea.jpg"
 CAT_CLASSES = range(281, 286)  # tabby, tiger cat, Persian, Siamese, Egyptian cat

@@ -12,9 +12,9 @@ import pytest
 from PIL import Image
 
 from gfm.errors import InputError
-from gfm.metrics import evaluate_alpha, trimap_from_alpha
-from gfm.metrics.datasets import discover_dataset, folder_dataset
-from gfm.metrics.evaluation import evaluate, find_predictions, load_alpha_exact, load_trimap
+from gfm.evaluation.datasets import discover_dataset, folder_dataset
+from gfm.evaluation.runner import evaluate, find_predictions
+from gfm.metrics import evaluate_alpha, load_alpha_exact, load_trimap, trimap_from_alpha
 
 H, W = 30, 40
 
@@ -108,8 +108,37 @@ def test_discover_am2k_nested_and_flat(tmp_path: Path) -> None:
     assert [s.name for s in nested.samples] == ["x", "y"]
     assert nested.trimaps_provided and nested.samples[0].trimap is not None
     flat = discover_dataset(tmp_path / "AM-2k" / "validation")
-    assert flat.samples == nested.samples
+    assert [(s.image, s.alpha, s.trimap) for s in flat.samples] == [(s.image, s.alpha, s.trimap) for s in nested.samples]
 
+
+def test_a_plain_folder_is_named_by_its_path_not_as_am2k(tmp_path: Path) -> None:
+    """original/ + mask/ without AM-2k's validation/ around them is any folder of pairs:
+    the reports name it by its path (it used to be labelled "AM-2k validation")."""
+    _make_folders(tmp_path / "mine", ["x", "y"], trimaps=False)
+    plain = discover_dataset(tmp_path / "mine")
+    assert plain.name == str(tmp_path / "mine") and plain.layout == "pairs"
+    assert [s.name for s in plain.samples] == ["x", "y"] and not plain.trimaps_provided
+    for folder, other in (("original", "images"), ("mask", "alphas")):  # any pairs layout, as gfm train reads it
+        (tmp_path / "mine" / folder).rename(tmp_path / "mine" / other)
+    assert [s.name for s in discover_dataset(tmp_path / "mine").samples] == ["x", "y"]
+    _make_folders(tmp_path / "AM-2k" / "validation", ["x"])
+    assert discover_dataset(tmp_path / "AM-2k").name == "AM-2k validation"
+    assert discover_dataset(tmp_path / "AM-2k" / "validation").name == str(tmp_path / "AM-2k" / "validation")
+
+
+
+def test_training_validation_keeps_the_first_images(tmp_path: Path) -> None:
+    """data.validation_max_images trims the validation set gfm train scores (it was a
+    tuple there, which `del samples[n:]` could not trim)."""
+    from gfm.engine.config import TrainConfig
+    from gfm.engine.data import build_validation
+
+    _make_folders(tmp_path / "AM-2k" / "validation", ["a", "b", "c"])
+    config = TrainConfig()
+    config.data.validation, config.data.validation_max_images = str(tmp_path / "AM-2k"), 2
+    dataset = build_validation(config)
+    assert dataset is not None and dataset.name == "AM-2k validation"
+    assert [s.name for s in dataset.samples] == ["a", "b"]
 
 def test_discover_p3m(tmp_path: Path) -> None:
     root = tmp_path / "P3M-10k"
@@ -176,7 +205,9 @@ def test_evaluate_folder_values_and_reports(tmp_path: Path) -> None:
     summary = json.loads(result.json_path.read_text())
     assert summary["complete"] and summary["count"] == 2 and summary["method"] == "preds"
     assert summary["settings"]["trimaps"] == "provided by the dataset"
-    assert "| AM-2k validation | preds |" in result.markdown_path.read_text()
+    assert f"| {data} | preds |" in result.markdown_path.read_text()  # a plain folder, named by its path
+    assert summary["settings"]["dataset"]["name"] == str(data)
+    assert summary["settings"]["dataset"]["layout"] == "folders"
 
 
 def test_evaluate_16_bit_prediction(tmp_path: Path) -> None:

@@ -11,9 +11,9 @@ import pytest
 from PIL import Image
 
 from gfm.errors import InputError
-from gfm.metrics.datasets import discover_dataset
-from gfm.metrics.evaluation import evaluate
-from gfm.metrics.sweep import SweepSetting, default_settings, parse_settings, run_sweep
+from gfm.evaluation.datasets import discover_dataset
+from gfm.evaluation.runner import evaluate
+from gfm.evaluation.sweep import SweepSetting, default_settings, parse_settings, run_sweep
 
 H, W = 24, 32
 

@@ -27,10 +27,13 @@ Grad / 10, per-image means). The alphas come from a folder (--pred) or from
 a model run on every image (--model, with the options and defaults of gfm matte).
 
 Ground truth, one of:
-  --data ROOT       AM-2k validation (ROOT/validation/{original,mask,trimap}
-                    or ROOT/{original,mask,trimap}) or P3M-10k validation
+  --data ROOT       AM-2k validation (ROOT/validation/{original,mask,trimap}),
+                    P3M-10k validation
                     (ROOT[/validation]/P3M-500-P/{blurred_image,mask,trimap},
                     P3M-500-NP/{original_image,mask,trimap}; --subset picks one)
+                    or any folder of pairs as gfm train reads it (ROOT/original
+                    + ROOT/mask, images + alphas, ..., and trimap if there),
+                    which the reports name by its path
   --images DIR --alphas DIR [--trimaps DIR]
                     any folders, matched by file name without extension
 
@@ -100,7 +103,7 @@ def register(subparsers: Any) -> None:
     )
 
     truth = parser.add_mutually_exclusive_group(required=True)
-    truth.add_argument("--data", metavar="ROOT", help="AM-2k or P3M-10k dataset folder (see above)")
+    truth.add_argument("--data", metavar="ROOT", help="AM-2k or P3M-10k dataset folder, or a folder of image and alpha folders (see above)")
     truth.add_argument("--images", metavar="DIR", help="folder of images (with --alphas)")
     parser.add_argument("--alphas", metavar="DIR", help="folder of ground-truth alphas (with --images)")
     parser.add_argument(
@@ -171,10 +174,10 @@ def _environment(device: Any) -> dict[str, Any]:
 
 
 def _run_model(args: argparse.Namespace, dataset: Any) -> int:
+    from gfm.evaluation.runner import evaluate
+    from gfm.evaluation.sweep import default_settings, parse_settings, run_sweep
     from gfm.inference import Strategy, get_strategy
     from gfm.inference.predictor import DEFAULT_MAX_PIXELS, resolve_device
-    from gfm.metrics.evaluation import evaluate
-    from gfm.metrics.sweep import default_settings, parse_settings, run_sweep
 
     settings = parse_settings(args.sweep_settings) if args.sweep_settings else None  # errors before loading
     specs, models = load_models(args)
@@ -250,8 +253,8 @@ def _print_result(result: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gfm.metrics.datasets import discover_dataset, folder_dataset
-    from gfm.metrics.evaluation import evaluate
+    from gfm.evaluation.datasets import discover_dataset, folder_dataset
+    from gfm.evaluation.runner import evaluate
 
     _check_options(args)
 
@@ -266,7 +269,7 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError("--subset goes with --data (a P3M-10k folder)")
         dataset = folder_dataset(args.images, args.alphas, args.trimaps)
 
-    print(f"{dataset.name}: {len(dataset)} images, trimaps "
+    print(f"{dataset.name}: {len(dataset.samples)} images, trimaps "
           f"{'from the dataset' if dataset.trimaps_provided else 'generated from the ground truth (25x25 ellipse)'}")
     if args.pred is None:
         return _run_model(args, dataset)

@@ -85,7 +85,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "[0, 1] (e.g. ISNet) on every image of IMAGES and write OUT/NAME.png, at the photo's size, so "
             "that IMAGES and OUT form an image/alpha folder pair for `gfm train` and `gfm evaluate`. "
             "Resumable: masks already in OUT are kept (--force recomputes). Needs onnxruntime "
-            '(pip install "gfm[teacher]").'
+            '(pip install "gfm-matting[teacher]").'
         ),
     )
     te.add_argument("images", help="an image file or a folder of images")

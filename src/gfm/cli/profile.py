@@ -55,7 +55,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from gfm.metrics.profiling import DEFAULT_VARIANTS, format_json, format_markdown, profile_model
+    from gfm.profiling.profiler import DEFAULT_VARIANTS, format_json, format_markdown, profile_model
 
     options = {"size": args.size, "repeats": args.repeats, "threads": args.threads, "device": args.device}
     if args.model:

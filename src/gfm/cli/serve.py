@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "description at /openapi.json). The model is loaded once; requests beyond --concurrency\n"
             "wait in a queue of --queue places, and beyond that get 503 with Retry-After.\n"
             "Binds to 127.0.0.1 (this machine only) unless --host says otherwise. Needs the `serve`\n"
-            "extra: pip install 'gfm[serve]'."
+            "extra: pip install 'gfm-matting[serve]'."
         ),
         epilog=(
             "examples:\n"
@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
 
         from gfm.serve.app import create_app
     except ImportError as error:
-        raise ConfigError(f"gfm serve needs FastAPI and uvicorn ({error.name} is missing): pip install 'gfm[serve]'") from None
+        raise ConfigError(f"gfm serve needs FastAPI and uvicorn ({error.name} is missing): pip install 'gfm-matting[serve]'") from None
     from gfm.data.foreground import load_pymatting
     from gfm.inference.guided import GuidedPredictor
     from gfm.serve.service import MattingService

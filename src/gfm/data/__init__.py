@@ -2,7 +2,9 @@
 
 Modules (one concern each):
 
-* :mod:`~gfm.data.layouts`: AM-2k, P3M-10k, BG-20k, image folders, image/alpha pairs;
+* :mod:`~gfm.data.layouts`: AM-2k, P3M-10k, BG-20k, image folders, image/alpha pairs:
+  the one description of a dataset that training, checks, composition and
+  evaluation share;
 * :mod:`~gfm.data.files`: strict reading of mattes and trimaps;
 * :mod:`~gfm.data.check`: ``gfm data check``;
 * :mod:`~gfm.data.rosta`: TT / FT / BT targets;
@@ -31,6 +33,7 @@ _EXPORTS = {
     "matting_splits": "layouts",
     "background_split": "layouts",
     "pair_folders": "layouts",
+    "validation_split": "layouts",
     "read_matte": "files",
     "read_trimap": "files",
     "check_dataset": "check",

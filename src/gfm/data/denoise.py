@@ -1,7 +1,7 @@
 """Denoising of foregrounds and backgrounds (RSSN step 2).
 
 * ``bm3d``: BM3D (Dabov et al. 2007), the paper's choice, through the ``bm3d``
-  package (optional dependency, ``pip install gfm[data]``). Slow: 19 s for
+  package (optional dependency, ``pip install gfm-matting[data]``). Slow: 19 s for
   an 810 x 540 RGB image on one core here (``benchmarks/bench_prepare.py``),
   so it is run once by ``gfm prepare denoise`` into a cache.
 * ``nlm``: OpenCV's non-local means for colour images
@@ -65,7 +65,7 @@ def denoise_bm3d(image: np.ndarray, sigma: float | None = None) -> np.ndarray:
     try:
         import bm3d
     except ImportError:
-        raise ConfigError("BM3D needs the bm3d package: pip install 'gfm[data]' (or pip install bm3d)") from None
+        raise ConfigError("BM3D needs the bm3d package: pip install 'gfm-matting[data]' (or pip install bm3d)") from None
     if sigma is None:
         sigma = estimate_noise_sigma(image)
     sigma = max(float(sigma), MIN_SIGMA)

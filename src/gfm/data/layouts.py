@@ -1,6 +1,12 @@
 """Dataset discovery: the released AM-2k, P3M-10k and BG-20k layouts, COCO-style
 image folders and plain folders of images and alphas matched by file stem.
 
+This is gfm's one description of a matting dataset: a :class:`MattingSplit` of
+:class:`MattingSample` (an image, its alpha and, where the dataset has one, its
+trimap). Training, ``gfm data check``, ``gfm compose``, ``gfm prepare`` and
+``gfm evaluate`` (:func:`validation_split`, via :mod:`gfm.evaluation.datasets`)
+all find their samples here, so a new layout is one function in this module.
+
 Nothing here decodes pixels: discovery pairs files by stem and reports missing
 partners; :func:`check_headers` reads only image headers (size, mode, EXIF
 orientation) and is fast enough to run before every training run. The full
@@ -20,6 +26,9 @@ Layouts (``ROOT`` is what the user passes):
   :data:`ALPHA_DIR_NAMES`;
 * ``images``: any folder of images, searched recursively (COCO backgrounds).
 
+The split a model is scored on is :func:`validation_split`: AM-2k's
+``validation``, a P3M-10k subset, or a ``pairs`` folder named by its path.
+
 Folders named :data:`CACHE_DIR_NAME` (the precomputation cache) are never
 treated as data.
 """
@@ -28,7 +37,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from gfm.errors import InputError
@@ -41,6 +50,8 @@ ALPHA_DIR_NAMES: tuple[str, ...] = ("mask", "alpha", "alphas", "matte", "mattes"
 TRIMAP_DIR_NAMES: tuple[str, ...] = ("trimap", "trimaps")
 CACHE_DIR_NAME = "gfm-cache"
 LAYOUTS: tuple[str, ...] = ("am2k", "p3m", "bg20k", "pairs", "images")
+#: P3M-10k validation subsets and the folder holding each one's images.
+P3M_SUBSETS: dict[str, str] = {"P3M-500-P": "blurred_image", "P3M-500-NP": "original_image"}
 
 
 @dataclass(frozen=True)
@@ -78,12 +89,33 @@ class PairingProblem:
 
 @dataclass
 class MattingSplit:
-    """The samples of one split of a matting dataset, plus pairing problems."""
+    """The samples of one split of a matting dataset, plus pairing problems.
+
+    Attributes:
+        root: the dataset root the sample keys are relative to.
+        name: what the split is, for messages and report tables
+            (``"AM-2k validation"``, ``"P3M-500-NP"``, a folder's name or path).
+        samples: the paired samples, sorted by file stem.
+        problems: files left out of ``samples`` (no partner, repeated stem).
+        layout: which of :data:`LAYOUTS` found it (``"pairs"`` for plain folders).
+        image_dir, alpha_dir, trimap_dir: the folders the samples come from;
+            ``trimap_dir`` is ``None`` when the split has no trimaps (evaluation
+            then generates them from the ground truth).
+    """
 
     root: Path
     name: str
     samples: list[MattingSample]
     problems: list[PairingProblem] = field(default_factory=list)
+    layout: str = "pairs"
+    image_dir: Path | None = None
+    alpha_dir: Path | None = None
+    trimap_dir: Path | None = None
+
+    @property
+    def trimaps_provided(self) -> bool:
+        """Whether the split ships trimap files (else they come from the ground truth)."""
+        return self.trimap_dir is not None
 
     def require_complete(self) -> MattingSplit:
         """Raise :class:`InputError` listing the problems, if any; else return self."""
@@ -168,6 +200,7 @@ def pair_folders(
     *,
     root: str | os.PathLike[str] | None = None,
     name: str = "pairs",
+    layout: str = "pairs",
 ) -> MattingSplit:
     """Match images and alphas (and trimaps) by file stem.
 
@@ -177,6 +210,7 @@ def pair_folders(
         root: the dataset root sample keys are relative to (default: the
             parent of ``image_dir``).
         name: the split name used in messages.
+        layout: the layout recorded in the split (one of :data:`LAYOUTS`).
 
     Returns:
         A :class:`MattingSplit`; files without a partner, and files whose stem
@@ -184,6 +218,7 @@ def pair_folders(
         ``problems`` and left out of ``samples``.
     """
     image_dir, alpha_dir = Path(image_dir), Path(alpha_dir)
+    trimap_path = Path(trimap_dir) if trimap_dir else None
     root_path = Path(root) if root is not None else image_dir.parent
     for folder in (image_dir, alpha_dir) + ((Path(trimap_dir),) if trimap_dir else ()):
         if not folder.is_dir():
@@ -218,7 +253,7 @@ def pair_folders(
         problems.append(
             PairingProblem(trimaps[stem], "missing-image", f"{trimaps[stem]}: no image {image_dir}/{stem}.*")
         )
-    return MattingSplit(root_path, name, samples, problems)
+    return MattingSplit(root_path, name, samples, problems, layout, image_dir, alpha_dir, trimap_path)
 
 
 def _first_dir(parent: Path, names: Sequence[str]) -> Path | None:
@@ -240,7 +275,7 @@ def am2k_split(root: str | os.PathLike[str], split: str = "train") -> MattingSpl
         raise InputError(f"AM-2k has splits 'train' and 'validation', not {split!r}")
     base = root / split
     trimap = _optional_trimaps(base) if split == "validation" else None
-    return pair_folders(base / "original", base / "mask", trimap, root=root, name=f"AM-2k {split}")
+    return pair_folders(base / "original", base / "mask", trimap, root=root, name=f"AM-2k {split}", layout="am2k")
 
 
 def _optional_trimaps(base: Path) -> Path | None:
@@ -260,12 +295,18 @@ def p3m_split(root: str | os.PathLike[str], split: str = "train") -> MattingSpli
     """P3M-10k (the released PM-10k): ``train``, ``P3M-500-P`` or ``P3M-500-NP``."""
     root = Path(root)
     if split == "train":
-        return pair_folders(root / "train" / "blurred_image", root / "train" / "mask", root=root, name="P3M train")
-    if split in ("P3M-500-P", "P3M-500-NP"):
-        base = _p3m_val_base(root, split)
-        images = "blurred_image" if split == "P3M-500-P" else "original_image"
-        return pair_folders(base / images, base / "mask", _optional_trimaps(base), root=root, name=split)
+        return pair_folders(
+            root / "train" / "blurred_image", root / "train" / "mask", root=root, name="P3M train", layout="p3m"
+        )
+    if split in P3M_SUBSETS:
+        return _p3m_subset(_p3m_val_base(root, split), split, root)
     raise InputError(f"P3M-10k has splits 'train', 'P3M-500-P' and 'P3M-500-NP', not {split!r}")
+
+
+def _p3m_subset(base: Path, subset: str, root: Path) -> MattingSplit:
+    """The P3M-10k validation subset in folder ``base`` (its images, masks and trimaps)."""
+    images = base / P3M_SUBSETS[subset]
+    return pair_folders(images, base / "mask", _optional_trimaps(base), root=root, name=subset, layout="p3m")
 
 
 def pairs_split(root: str | os.PathLike[str], split: str = "all") -> MattingSplit:
@@ -278,7 +319,7 @@ def pairs_split(root: str | os.PathLike[str], split: str = "all") -> MattingSpli
             f"{root}: expected an image folder ({', '.join(IMAGE_DIR_NAMES)}) and an alpha folder "
             f"({', '.join(ALPHA_DIR_NAMES)})"
         )
-    return pair_folders(images, alphas, _first_dir(root, TRIMAP_DIR_NAMES), root=root, name=root.name or "pairs")
+    return pair_folders(images, alphas, _first_dir(root, TRIMAP_DIR_NAMES), root=root, name=root.name or "pairs", layout="pairs")
 
 
 def bg20k_split(root: str | os.PathLike[str], split: str = "train") -> ImageSplit:
@@ -368,3 +409,76 @@ def background_split(root: str | os.PathLike[str], split: str | None = None, lay
     if layout == "bg20k":
         return bg20k_split(root, split or "train")
     return image_folder(root)
+
+
+def validation_split(root: str | os.PathLike[str], subset: str | None = None) -> MattingSplit:
+    """The split of ``root`` a model is scored on (what ``gfm evaluate --data`` reads).
+
+    In this order:
+
+    * P3M-10k: ``P3M-500-P`` or ``P3M-500-NP`` under ``root/validation/`` or
+      ``root`` (``subset`` picks one, case-insensitive; needed when both are
+      there); ``root`` may be the subset folder itself (named so, or with
+      ``subset`` given);
+    * AM-2k: ``root/validation/{original, mask}`` (and ``trimap``), named
+      ``"AM-2k validation"``;
+    * any ``pairs`` folder (an image folder and an alpha folder, see
+      :data:`IMAGE_DIR_NAMES`, such as ``original/`` + ``mask/``), named by its
+      path: only its place says what it is.
+
+    Trimaps are used where the split has a trimap folder. Pairing problems are
+    listed in the split's ``problems`` as for every layout.
+
+    Raises:
+        InputError: ``root`` is missing, holds no known layout, ``subset`` is
+            unknown or not there, or both P3M subsets are there without one.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(f"{root}: dataset folder not found")
+    canonical: str | None = None
+    if subset is not None:
+        matches = [s for s in P3M_SUBSETS if s.lower() == subset.lower()]
+        if not matches:
+            raise InputError(f"unknown subset {subset!r}; choose one of {', '.join(P3M_SUBSETS)}")
+        canonical = matches[0]
+
+    def holds(folder: Path, name: str) -> bool:
+        return (folder / "mask").is_dir() and (folder / P3M_SUBSETS[name]).is_dir()
+
+    found: dict[str, Path] = {}
+    for base in (root / "validation", root):
+        for name in P3M_SUBSETS:
+            if name not in found and holds(base / name, name):
+                found[name] = base / name
+    if canonical is not None:
+        if canonical in found:
+            return _p3m_subset(found[canonical], canonical, root)
+        if holds(root, canonical):  # ROOT is the subset folder itself
+            return _p3m_subset(root, canonical, root)
+        raise InputError(
+            f"{root}: no {canonical} subset found (looked for {canonical}/mask and "
+            f"{canonical}/{P3M_SUBSETS[canonical]} under {root}/validation and {root})"
+        )
+    if (root / "validation" / "original").is_dir() and (root / "validation" / "mask").is_dir():
+        return am2k_split(root, "validation")
+    if len(found) == 1:
+        ((name, folder),) = found.items()
+        return _p3m_subset(folder, name, root)
+    if len(found) > 1:
+        raise InputError(
+            f"{root}: holds both P3M-10k validation subsets; pick one with "
+            f"subset / --subset {' or '.join(P3M_SUBSETS)}"
+        )
+    named = [s for s in P3M_SUBSETS if s.lower() == root.resolve().name.lower() and holds(root, s)]
+    if named:  # the subset folder itself, under its own name
+        return _p3m_subset(root, named[0], root)
+    if _first_dir(root, IMAGE_DIR_NAMES) and _first_dir(root, ALPHA_DIR_NAMES):
+        return replace(pairs_split(root), name=str(root))
+    raise InputError(
+        f"{root}: not a known dataset layout. Expected AM-2k ({root}/validation/original + mask "
+        f"[+ trimap]), P3M-10k ({root}/validation/P3M-500-P/blurred_image + mask, "
+        f"P3M-500-NP/original_image + mask) or an image folder and an alpha folder "
+        f"({', '.join(IMAGE_DIR_NAMES[:2])}, ... and {', '.join(ALPHA_DIR_NAMES[:2])}, ...) under {root}. "
+        "For other data pass --images DIR --alphas DIR [--trimaps DIR]"
+    )

@@ -9,7 +9,7 @@ PNG matte ``OUT/NAME.png`` next to nothing else, so that ``(photos, OUT)`` is an
 image/alpha folder pair that training and evaluation read.
 
 The teacher is only a labelling tool: nothing at run time depends on it.
-``onnxruntime`` is needed (``pip install "gfm[teacher]"``).
+``onnxruntime`` is needed (``pip install "gfm-matting[teacher]"``).
 
 Example::
 
@@ -68,7 +68,7 @@ class OnnxTeacher:
         try:
             import onnxruntime as ort
         except ImportError:
-            raise ConfigError('teacher labels need onnxruntime: pip install "gfm[teacher]" (or onnxruntime)') from None
+            raise ConfigError('teacher labels need onnxruntime: pip install "gfm-matting[teacher]" (or onnxruntime)') from None
         path = Path(model)
         if not path.is_file():
             raise ConfigError(f"{path}: no such teacher model file; pass the path of an .onnx segmentation model")

@@ -179,7 +179,7 @@ def _yaml() -> types.ModuleType:
     except ImportError:
         raise ConfigError(
             "gfm train reads configuration (--config, --set) as YAML and needs PyYAML: "
-            "pip install 'gfm[train]' (or pip install pyyaml)"
+            "pip install 'gfm-matting[train]' (or pip install pyyaml)"
         ) from None
     return yaml
 

@@ -77,7 +77,7 @@ def build_validation(config: TrainConfig) -> Any | None:
     """Real validation images (AM-2k / P3M layouts) or None."""
     if config.data.validation is None:
         return None
-    from gfm.metrics.datasets import discover_dataset
+    from gfm.evaluation.datasets import discover_dataset
 
     dataset = discover_dataset(_folder(config.data.validation, "data.validation (--validation)"))
     if config.data.validation_max_images is not None:

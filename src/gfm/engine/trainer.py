@@ -255,7 +255,7 @@ def train(
         config: validated :class:`TrainConfig`.
         dataset: training items (see :mod:`gfm.data.dataset`); must offer
             ``set_epoch(epoch)``.
-        validation: a :class:`gfm.metrics.EvalDataset` of real images, or None.
+        validation: real images with their alphas (:func:`gfm.evaluation.discover_dataset`), or None.
         resume: continue from the newest checkpoint in ``config.log.out``.
     """
     device = resolve_training_device(config.optim.device)
@@ -505,7 +505,7 @@ def _validate(model: GFM, validation: Any, normalization: Normalization, config:
     """Rank 0 evaluates on the real validation images; best SAD -> best.pt."""
     if info.is_main:
         from gfm.inference import Predictor
-        from gfm.metrics.evaluation import evaluate
+        from gfm.evaluation.runner import evaluate
 
         was_training = model.training
         model.checkpoint_meta = None  # type: ignore[assignment]

@@ -1,23 +1,25 @@
-"""Matting metrics and evaluation.
+"""Matting metrics: what a researcher imports to score a matte.
 
 * :mod:`gfm.metrics.matting`: SAD, MSE, MAD, Grad, Conn and the trimap-area
   variants, exactly as the paper's tables compute them (:func:`evaluate_alpha`
   gives all ten);
 * :mod:`gfm.metrics.trimap`: trimaps from ground-truth alphas;
-* :mod:`gfm.metrics.datasets`: AM-2k / P3M-10k / folder discovery;
-* :mod:`gfm.metrics.evaluation`: the runner over a folder of predictions or a
-  predictor callable, writing CSV / JSON / Markdown reports.
+* :mod:`gfm.metrics.files`: alpha and trimap files read as the paper's
+  numbers read them.
+
+Pure functions on arrays (and two file readers): the evaluation of a whole
+dataset, with its reports and the resolution sweep, is :mod:`gfm.evaluation`;
+parameter, MAC and latency profiles are :mod:`gfm.profiling`.
+
+Example::
+
+    from gfm.metrics import evaluate_alpha, load_alpha_exact, trimap_from_alpha
+    gt = load_alpha_exact("mask/m_1.png")
+    scores = evaluate_alpha(load_alpha_exact("pred/m_1.png"), gt, trimap_from_alpha(gt))
+    scores["SAD"], scores["CONN"]
 """
 
-from gfm.metrics.datasets import EvalDataset, EvalSample, discover_dataset, folder_dataset
-from gfm.metrics.evaluation import (
-    EvaluationResult,
-    PredictFn,
-    evaluate,
-    find_predictions,
-    load_alpha_exact,
-    load_trimap,
-)
+from gfm.metrics.files import load_alpha_exact, load_trimap
 from gfm.metrics.matting import (
     CONN_THRESHOLDS,
     METRIC_NAMES,
@@ -38,16 +40,8 @@ from gfm.metrics.trimap import trimap_from_alpha
 __all__ = [
     "CONN_THRESHOLDS",
     "METRIC_NAMES",
-    "EvalDataset",
-    "EvalSample",
-    "EvaluationResult",
-    "PredictFn",
     "conn",
-    "discover_dataset",
-    "evaluate",
     "evaluate_alpha",
-    "find_predictions",
-    "folder_dataset",
     "grad",
     "load_alpha_exact",
     "load_trimap",

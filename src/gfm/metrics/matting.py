@@ -26,12 +26,13 @@ SAD_BG   ``sum |pred - gt| / 1000`` over trimap == 0                    >= 0
 ======== ============================================================== ==========
 
 ``MSE_TRAN`` and ``MAD_TRAN`` are ``nan`` when the trimap has no transition
-pixel (the released code divides by zero there).
+pixel (the released code divides by zero there). Inputs are checked first
+(:mod:`gfm.metrics.checks`): anything else raises :class:`~gfm.errors.InputError`.
 
 Reproducing published numbers from 8-bit PNG files needs the alphas as
 ``png.astype(np.float64) / 255``: float32 values such as ``float32(153 / 255)``
 land on the other side of a connectivity threshold (``0.6000000000000001``)
-than the float64 ones. :func:`gfm.metrics.evaluation.load_alpha_exact` reads
+than the float64 ones. :func:`gfm.metrics.files.load_alpha_exact` reads
 files that way.
 
 Example::
@@ -45,11 +46,10 @@ Example::
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-from gfm.errors import InputError
+from gfm.metrics.checks import check_pair, check_trimap
+from gfm.metrics.trimap import TRIMAP_BG, TRIMAP_FG, TRIMAP_TRANSITION
 
 __all__ = [
     "CONN_THRESHOLDS",
@@ -95,83 +95,6 @@ _UNSET = np.uint8(len(_LEVELS_F32) - 1)  # index of level 1.0 = "never left the 
 GRAD_SIGMA = 1.4
 CONN_PHI_THRESHOLD = 0.15
 
-TRIMAP_BG, TRIMAP_TRANSITION, TRIMAP_FG = 0, 128, 255
-
-
-# --------------------------------------------------------------------------
-# input validation
-# --------------------------------------------------------------------------
-
-
-def _check_alpha(name: str, array: Any) -> np.ndarray:
-    """Return ``array`` as float64 ``(H, W)``, or raise :class:`InputError`."""
-    if not isinstance(array, np.ndarray):
-        raise InputError(f"{name} must be a numpy array, got {type(array).__name__}")
-    if array.ndim == 3 and array.shape[2] == 1:
-        raise InputError(f"{name} has shape {array.shape}; pass a 2-D (H, W) matte, e.g. {name}[..., 0]")
-    if array.ndim != 2:
-        raise InputError(f"{name} must be a 2-D (H, W) alpha matte, got shape {array.shape}")
-    if array.size == 0:
-        raise InputError(f"{name} is empty (shape {array.shape})")
-    if array.dtype.kind != "f":
-        hint = " (8-bit? divide by 255.0)" if array.dtype == np.uint8 else ""
-        raise InputError(
-            f"{name} must be a floating-point matte in [0, 1], got dtype {array.dtype}{hint}; "
-            f"convert with {name}.astype(np.float64) / MAX_VALUE"
-        )
-    array = np.asarray(array, dtype=np.float64)
-    low, high = float(array.min()), float(array.max())
-    if np.isnan(low) or np.isnan(high):
-        raise InputError(f"{name} contains NaN values; an alpha matte must be finite, in [0, 1]")
-    if low < 0.0 or high > 1.0:
-        raise InputError(
-            f"{name} has values in [{low:g}, {high:g}], outside [0, 1]; "
-            "divide 8-bit mattes by 255 (16-bit by 65535) or clip the prediction to [0, 1]"
-        )
-    return array
-
-
-def _check_pair(pred: Any, gt: Any) -> tuple[np.ndarray, np.ndarray]:
-    pred = _check_alpha("pred", pred)
-    gt = _check_alpha("gt", gt)
-    if pred.shape != gt.shape:
-        raise InputError(
-            f"pred has shape {pred.shape} but gt has shape {gt.shape}; "
-            "resize the prediction to the ground truth's size before evaluating"
-        )
-    return pred, gt
-
-
-def _check_trimap(trimap: Any, shape: tuple[int, ...]) -> np.ndarray:
-    """Return ``trimap`` as uint8 ``(H, W)`` with values in {0, 128, 255}."""
-    if not isinstance(trimap, np.ndarray):
-        raise InputError(f"trimap must be a numpy array, got {type(trimap).__name__}")
-    if trimap.shape != shape:
-        raise InputError(
-            f"trimap has shape {trimap.shape} but the alphas have shape {shape}; "
-            "pass a 2-D (H, W) trimap of the ground truth's size"
-        )
-    if trimap.dtype != np.uint8:
-        if trimap.dtype.kind not in "uif":
-            raise InputError(f"trimap must be uint8 with values 0/128/255, got dtype {trimap.dtype}")
-        as_uint8 = trimap.astype(np.uint8)
-        if not np.array_equal(as_uint8, trimap):
-            raise InputError(
-                "trimap must hold only the values 0, 128 and 255 (uint8); "
-                f"got dtype {trimap.dtype} with other values"
-            )
-        trimap = as_uint8
-    counts = np.bincount(trimap.ravel(), minlength=256)
-    counts[[TRIMAP_BG, TRIMAP_TRANSITION, TRIMAP_FG]] = 0
-    if counts.any():
-        bad = np.flatnonzero(counts)
-        shown = ", ".join(str(v) for v in bad[:8]) + (", ..." if bad.size > 8 else "")
-        raise InputError(
-            f"trimap has values other than 0/128/255 ({shown}; {int(counts.sum())} pixels); "
-            "it was probably resized with interpolation: resize trimaps with nearest-neighbour, "
-            "or snap each value to the nearest of 0/128/255"
-        )
-    return trimap
 
 
 # --------------------------------------------------------------------------
@@ -297,7 +220,7 @@ def sad(pred: np.ndarray, gt: np.ndarray) -> float:
     Returns:
         ``sum |pred - gt| / 1000``, in [0, H*W/1000] (thousands of alpha units).
     """
-    pred, gt = _check_pair(pred, gt)
+    pred, gt = check_pair(pred, gt)
     return float(np.sum(np.abs(pred - gt)) / 1000)
 
 
@@ -307,7 +230,7 @@ def mse(pred: np.ndarray, gt: np.ndarray) -> float:
     Args:
         pred, gt: ``(H, W)`` float alphas in [0, 1].
     """
-    pred, gt = _check_pair(pred, gt)
+    pred, gt = check_pair(pred, gt)
     diff = pred - gt
     return float(np.sum(diff * diff) / diff.size)
 
@@ -318,7 +241,7 @@ def mad(pred: np.ndarray, gt: np.ndarray) -> float:
     Args:
         pred, gt: ``(H, W)`` float alphas in [0, 1].
     """
-    pred, gt = _check_pair(pred, gt)
+    pred, gt = check_pair(pred, gt)
     return float(np.sum(np.abs(pred - gt)) / pred.size)
 
 
@@ -336,7 +259,7 @@ def grad(pred: np.ndarray, gt: np.ndarray) -> float:
     Returns:
         A float >= 0 (unit: squared alpha-per-pixel gradients / 10).
     """
-    pred, gt = _check_pair(pred, gt)
+    pred, gt = check_pair(pred, gt)
     return _grad(pred, gt)
 
 
@@ -361,7 +284,7 @@ def conn(pred: np.ndarray, gt: np.ndarray) -> float:
     Returns:
         A float in [0, H*W/1000].
     """
-    pred, gt = _check_pair(pred, gt)
+    pred, gt = check_pair(pred, gt)
     return _conn(pred, gt)
 
 
@@ -375,8 +298,8 @@ def sad_tran(pred: np.ndarray, gt: np.ndarray, trimap: np.ndarray) -> float:
         pred, gt: ``(H, W)`` float alphas in [0, 1].
         trimap: ``(H, W)`` uint8, 0 background / 128 transition / 255 foreground.
     """
-    pred, gt = _check_pair(pred, gt)
-    return _tran(pred, gt, _check_trimap(trimap, pred.shape))[0]
+    pred, gt = check_pair(pred, gt)
+    return _tran(pred, gt, check_trimap(trimap, pred.shape))[0]
 
 
 def mse_tran(pred: np.ndarray, gt: np.ndarray, trimap: np.ndarray) -> float:
@@ -384,8 +307,8 @@ def mse_tran(pred: np.ndarray, gt: np.ndarray, trimap: np.ndarray) -> float:
 
     ``nan`` when the trimap has no 128 pixel. Arguments as :func:`sad_tran`.
     """
-    pred, gt = _check_pair(pred, gt)
-    return _tran(pred, gt, _check_trimap(trimap, pred.shape))[1]
+    pred, gt = check_pair(pred, gt)
+    return _tran(pred, gt, check_trimap(trimap, pred.shape))[1]
 
 
 def mad_tran(pred: np.ndarray, gt: np.ndarray, trimap: np.ndarray) -> float:
@@ -393,8 +316,8 @@ def mad_tran(pred: np.ndarray, gt: np.ndarray, trimap: np.ndarray) -> float:
 
     ``nan`` when the trimap has no 128 pixel. Arguments as :func:`sad_tran`.
     """
-    pred, gt = _check_pair(pred, gt)
-    return _tran(pred, gt, _check_trimap(trimap, pred.shape))[2]
+    pred, gt = check_pair(pred, gt)
+    return _tran(pred, gt, check_trimap(trimap, pred.shape))[2]
 
 
 def sad_fg(pred: np.ndarray, gt: np.ndarray, trimap: np.ndarray) -> float:
@@ -402,8 +325,8 @@ def sad_fg(pred: np.ndarray, gt: np.ndarray, trimap: np.ndarray) -> float:
 
     Arguments as :func:`sad_tran`.
     """
-    pred, gt = _check_pair(pred, gt)
-    trimap = _check_trimap(trimap, pred.shape)
+    pred, gt = check_pair(pred, gt)
+    trimap = check_trimap(trimap, pred.shape)
     return _region_sums(np.abs(pred - gt), trimap, TRIMAP_FG) / 1000
 
 
@@ -412,8 +335,8 @@ def sad_bg(pred: np.ndarray, gt: np.ndarray, trimap: np.ndarray) -> float:
 
     Arguments as :func:`sad_tran`.
     """
-    pred, gt = _check_pair(pred, gt)
-    trimap = _check_trimap(trimap, pred.shape)
+    pred, gt = check_pair(pred, gt)
+    trimap = check_trimap(trimap, pred.shape)
     return _region_sums(np.abs(pred - gt), trimap, TRIMAP_BG) / 1000
 
 
@@ -427,8 +350,8 @@ def evaluate_alpha(pred: np.ndarray, gt: np.ndarray, trimap: np.ndarray) -> dict
     Returns:
         ``{name: value}`` for every name of :data:`METRIC_NAMES`, in that order.
     """
-    pred, gt = _check_pair(pred, gt)
-    trimap = _check_trimap(trimap, pred.shape)
+    pred, gt = check_pair(pred, gt)
+    trimap = check_trimap(trimap, pred.shape)
     diff = pred - gt
     abs_diff = np.abs(diff)
     abs_sum = float(np.sum(abs_diff))

@@ -6,7 +6,10 @@ import numpy as np
 
 from gfm.errors import InputError
 
-__all__ = ["DEFAULT_TRIMAP_KERNEL", "trimap_from_alpha"]
+__all__ = ["DEFAULT_TRIMAP_KERNEL", "TRIMAP_BG", "TRIMAP_FG", "TRIMAP_TRANSITION", "trimap_from_alpha"]
+
+#: Trimap values: background, transition (unknown) and foreground.
+TRIMAP_BG, TRIMAP_TRANSITION, TRIMAP_FG = 0, 128, 255
 
 #: Side of the elliptical structuring element (pixels) of the released trimaps.
 DEFAULT_TRIMAP_KERNEL = 25

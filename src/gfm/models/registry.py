@@ -157,7 +157,7 @@ def create_model(
     encoder = spec.build()
     model = GFM(encoder, spec.layout(encoder), config)
     if backbone_weights is not None:
-        from gfm.models.checkpoint import load_backbone_weights
+        from gfm.models.checkpoint_files import load_backbone_weights
 
         load_backbone_weights(model, backbone_weights)
     return model

@@ -6,7 +6,7 @@
 * :mod:`gfm.serve.app`: the FastAPI application (:func:`create_app`);
 * ``static/``: the page (plain HTML, CSS and JavaScript, no network beyond the server).
 
-FastAPI and uvicorn come with the ``serve`` extra (``pip install gfm[serve]``).
+FastAPI and uvicorn come with the ``serve`` extra (``pip install gfm-matting[serve]``).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from gfm.cli.main import main
 from gfm.errors import ConfigError
 from gfm.io import read_alpha, read_image
 
-pytest.importorskip("onnxruntime", reason='teacher labels need onnxruntime (pip install "gfm[teacher]")')
+pytest.importorskip("onnxruntime", reason='teacher labels need onnxruntime (pip install "gfm-matting[teacher]")')
 pytest.importorskip("onnx", reason="writing the test's ONNX model needs the onnx package (dev extra)")
 
 

@@ -133,7 +133,7 @@ def test_matting_split_refuses_background_sets(tmp_path: Path) -> None:
 def test_validation_without_trimaps_is_valid_as_for_evaluate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """gfm evaluate generates missing trimaps; gfm data check accepts the same dataset."""
     from gfm.cli.main import main
-    from gfm.metrics.datasets import discover_dataset
+    from gfm.evaluation.datasets import discover_dataset
 
     root = make_am2k(tmp_path / "AM-2k")
     shutil.rmtree(root / "validation" / "trimap")

@@ -1,8 +1,8 @@
 """Profile GFM variants like the paper's Table 7: parameters, GMACs, latency, memory.
 
 :func:`profile_model` counts parameters and MACs on the meta device
-(:mod:`gfm.metrics.complexity`) and times the network in a fresh child
-process (``python -m gfm.metrics.profiling``), one per model, so that its peak
+(:mod:`gfm.profiling.complexity`) and times the network in a fresh child
+process (``python -m gfm.profiling.profiler``), one per model, so that its peak
 memory is the model's alone:
 
 * latency: the median of ``repeats`` forward passes (after one warm-up) of
@@ -53,8 +53,8 @@ class ProfileRow:
         architecture: the variant name of the network (``r34-TT``).
         size: input side in pixels (square input).
         params_total, params_used: numbers of parameters (see
-            :class:`~gfm.metrics.complexity.ParameterCount`).
-        macs: MACs by kind (:meth:`~gfm.metrics.complexity.MacCount.as_dict`).
+            :class:`~gfm.profiling.complexity.ParameterCount`).
+        macs: MACs by kind (:meth:`~gfm.profiling.complexity.MacCount.as_dict`).
         latency_s: median seconds of one forward pass, ``None`` if not timed.
         latency_runs_s: every timed pass.
         warmup_runs_s: the untimed passes before them (see :func:`warm_up`).
@@ -116,7 +116,7 @@ def profile_model(
     Raises:
         InputError: bad arguments; GFMError: the timing process failed.
     """
-    from gfm.metrics.complexity import count_complexity
+    from gfm.profiling.complexity import count_complexity
 
     if (variant is None) == (checkpoint is None):
         raise InputError("profile exactly one of a variant and a checkpoint")
@@ -165,7 +165,7 @@ def _run_worker(spec: dict[str, Any]) -> dict[str, Any]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([package_root, *filter(None, [env.get("PYTHONPATH")])])
     process = subprocess.run(
-        [sys.executable, "-m", "gfm.metrics.profiling", json.dumps(spec)],
+        [sys.executable, "-m", "gfm.profiling.profiler", json.dumps(spec)],
         capture_output=True,
         text=True,
         env=env,

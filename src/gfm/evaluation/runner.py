@@ -1,6 +1,6 @@
 """Evaluate predicted alphas against a dataset's ground truth.
 
-:func:`evaluate` scores every sample of an :class:`~gfm.metrics.datasets.EvalDataset`
+:func:`evaluate` scores every sample of a :class:`~gfm.data.layouts.MattingSplit`
 with :func:`gfm.metrics.evaluate_alpha`, taking the predictions either from a
 folder (``NAME.png`` or ``NAME_alpha.png``, matched by file stem) or from a
 ``predictor(image_rgb_uint8) -> alpha`` callable, and writes to ``out_dir``:
@@ -14,7 +14,10 @@ folder (``NAME.png`` or ``NAME_alpha.png``, matched by file stem) or from a
 * ``table.md``: a Markdown row laid out like the paper's Table 1
   (SAD, MSE, MAD, Grad, Conn, SAD-TRAN, SAD-FG, SAD-BG).
 
-Files are read as the released evaluation code read them: alphas become
+(The formats themselves are :mod:`gfm.evaluation.reports`.)
+
+Files are read as the released evaluation code read them
+(:mod:`gfm.metrics.files`): alphas become
 float64 ``value / 255`` (8-bit) or ``value / 65535`` (16-bit); a gray matte
 stored as RGB is accepted only if its channels are equal. Trimaps must hold
 only 0 / 128 / 255 unless ``snap_trimaps`` maps each value to the nearest of
@@ -26,8 +29,6 @@ Any mismatch (sizes, missing predictions, bad values) raises
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import os
@@ -39,121 +40,42 @@ from typing import Any
 
 import numpy as np
 
+from gfm.data.layouts import MattingSample, MattingSplit, is_image_file
 from gfm.errors import InputError, OutputError
-from gfm.io import atomic_write, read_alpha, read_image, write_alpha
-from gfm.io.atomic import remove_stale_temporaries
-from gfm.data.layouts import is_image_file
-from gfm.metrics.datasets import EvalDataset, EvalSample
-from gfm.metrics.matting import (
-    CONN_THRESHOLDS,
-    GRAD_SIGMA,
-    METRIC_NAMES,
-    TRIMAP_BG,
-    TRIMAP_FG,
-    TRIMAP_TRANSITION,
-    evaluate_alpha,
+from gfm.evaluation.datasets import dataset_source
+from gfm.evaluation.reports import (
+    CSV_NAME,
+    JSON_NAME,
+    MARKDOWN_NAME,
+    check_resume,
+    format_csv,
+    format_table,
+    mean_seconds,
+    metric_means,
+    read_csv,
+    write_report,
 )
+from gfm.io import read_image, write_alpha
+from gfm.io.atomic import remove_stale_temporaries
+from gfm.metrics.files import load_alpha_exact, load_trimap
+from gfm.metrics.matting import CONN_THRESHOLDS, GRAD_SIGMA, METRIC_NAMES, evaluate_alpha
 from gfm.metrics.trimap import DEFAULT_TRIMAP_KERNEL, trimap_from_alpha
 
 __all__ = [
-    "CSV_NAME",
-    "JSON_NAME",
-    "MARKDOWN_NAME",
-    "TABLE_COLUMNS",
+    "CSV_FLUSH_SECONDS",
     "EvaluationResult",
     "PredictFn",
     "evaluate",
     "find_predictions",
-    "load_alpha_exact",
-    "load_trimap",
 ]
 
 #: ``predictor(image)``: ``uint8`` RGB ``(H, W, 3)`` -> float alpha ``(H, W)`` in [0, 1].
 PredictFn = Callable[[np.ndarray], np.ndarray]
 
-CSV_NAME = "per_image.csv"
-JSON_NAME = "summary.json"
-MARKDOWN_NAME = "table.md"
-
 #: Longest time between two rewrites of ``per_image.csv`` during a run.
 CSV_FLUSH_SECONDS = 5.0
 
-#: Columns of the paper's Table 1: (heading, metric key, decimals).
-TABLE_COLUMNS: tuple[tuple[str, str, int], ...] = (
-    ("SAD", "SAD", 2),
-    ("MSE", "MSE", 4),
-    ("MAD", "MAD", 4),
-    ("Grad", "GRAD", 2),
-    ("Conn", "CONN", 2),
-    ("SAD-TRAN", "SAD_TRAN", 2),
-    ("SAD-FG", "SAD_FG", 2),
-    ("SAD-BG", "SAD_BG", 2),
-)
-
 _ALPHA_SUFFIX = "_alpha"
-_CSV_FIELDS = ("name", *METRIC_NAMES, "prediction", "seconds")
-# Written before prediction times were recorded; still read by resume.
-_CSV_FIELDS_UNTIMED = ("name", *METRIC_NAMES, "prediction")
-_TRIMAP_VALUES = np.array([TRIMAP_BG, TRIMAP_TRANSITION, TRIMAP_FG])
-
-
-# --------------------------------------------------------------------------
-# reading files
-# --------------------------------------------------------------------------
-
-
-def load_alpha_exact(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read an alpha file as the float64 values the paper's numbers used.
-
-    8-bit files give ``value / 255`` and 16-bit files ``value / 65535``,
-    exactly in float64 (``gfm.io.read_alpha`` returns float32, whose rounding
-    moves pixels such as 153/255 across a connectivity threshold and changes
-    CONN by about 0.2 %). Floating-point files keep their values.
-
-    Returns:
-        ``float64`` ``(H, W)`` array in [0, 1].
-    """
-    alpha = read_alpha(path).astype(np.float64)
-    # 8-bit k/255 is (k*257)/65535: both integer depths sit on the 1/65535
-    # grid, where float32 rounding is far below half a step.
-    scaled = alpha * 65535.0
-    grid = np.rint(scaled)
-    if float(np.max(np.abs(scaled - grid))) < 0.01:
-        return grid / 65535.0
-    return alpha
-
-
-def load_trimap(path: str | os.PathLike[str], snap: bool = False) -> np.ndarray:
-    """Read a trimap: ``uint8`` ``(H, W)`` with values 0 / 128 / 255.
-
-    Args:
-        path: 8- or 16-bit grayscale file (an RGB file with equal channels
-            is accepted).
-        snap: map every value to the nearest of 0 / 128 / 255 (64 goes to
-            128) instead of refusing a file with other values (as left by
-            resizing a trimap with interpolation).
-
-    Raises:
-        InputError: values other than 0 / 128 / 255 and ``snap`` is False.
-    """
-    values = np.rint(read_alpha(path).astype(np.float64) * 255.0).astype(np.uint8)
-    counts = np.bincount(values.ravel(), minlength=256)
-    counts[_TRIMAP_VALUES] = 0
-    if not counts.any():
-        return values
-    if snap:
-        # nearest of 0/128/255; the tie at 64 goes to the transition
-        table = np.full(256, TRIMAP_TRANSITION, dtype=np.uint8)
-        table[:64] = TRIMAP_BG
-        table[192:] = TRIMAP_FG
-        return table[values]
-    bad = np.flatnonzero(counts)
-    shown = ", ".join(str(v) for v in bad[:8]) + (", ..." if bad.size > 8 else "")
-    raise InputError(
-        f"{path}: trimap has values other than 0/128/255 ({shown} in {int(counts.sum())} pixels), "
-        "probably from resizing with interpolation; fix the file (nearest-neighbour resize) or "
-        "pass snap_trimaps=True / --snap-trimaps to map each value to the nearest of 0/128/255"
-    )
 
 
 # --------------------------------------------------------------------------
@@ -236,117 +158,6 @@ class EvaluationResult:
     markdown_path: Path = Path()
 
 
-def _format_csv(rows: Mapping[str, dict[str, Any]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=_CSV_FIELDS, lineterminator="\n")
-    writer.writeheader()
-    for name in sorted(rows):
-        row = rows[name]
-        values = {key: repr(float(row[key])) for key in METRIC_NAMES}  # repr: exact round trip
-        seconds = "" if row.get("seconds") is None else repr(float(row["seconds"]))
-        writer.writerow({"name": name, **values, "prediction": row["prediction"], "seconds": seconds})
-    return buffer.getvalue()
-
-
-def _write_text(path: Path, text: str) -> None:
-    try:
-        with atomic_write(path) as tmp:
-            tmp.write_text(text, encoding="utf-8")
-    except OSError as error:
-        raise OutputError(
-            f"{path}: cannot write the report ({error.strerror or error}); check that the --out folder is writable "
-            "and the disk has space, or choose another --out"
-        ) from None
-
-
-def _read_csv(path: Path, names: set[str]) -> dict[str, dict[str, Any]]:
-    try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            if tuple(reader.fieldnames or ()) not in (_CSV_FIELDS, _CSV_FIELDS_UNTIMED):
-                raise InputError(
-                    f"{path}: not a per-image table of gfm evaluate (columns {reader.fieldnames}); "
-                    "use another output folder or drop resume"
-                )
-            rows: dict[str, dict[str, Any]] = {}
-            for record in reader:
-                if any(record.get(k) in (None, "") for k in (*METRIC_NAMES, "prediction")):
-                    continue  # an incomplete row (the file was cut short): that image is scored again
-                name = record["name"]
-                if name not in names:
-                    raise InputError(
-                        f"{path}: lists {name!r}, which is not in this dataset; it holds another "
-                        "evaluation: use another output folder or drop resume"
-                    )
-                rows[name] = {k: float(record[k]) for k in METRIC_NAMES}
-                rows[name]["prediction"] = record["prediction"]
-                rows[name]["seconds"] = float(record["seconds"]) if record.get("seconds") else None
-    except (ValueError, KeyError, csv.Error) as error:
-        raise InputError(f"{path}: unreadable per-image table ({error}); delete it or drop resume") from None
-    return rows
-
-
-def _check_resume(json_path: Path, settings: dict[str, Any]) -> None:
-    if not json_path.exists():
-        return
-    try:
-        previous = json.loads(json_path.read_text(encoding="utf-8"))["settings"]
-    except (OSError, ValueError, KeyError, TypeError):
-        raise InputError(f"{json_path}: unreadable summary; delete the output folder or drop resume") from None
-    for key in ("dataset", "predictions", "trimaps", "snap_trimaps"):
-        if previous.get(key) != settings[key]:
-            raise InputError(
-                f"{json_path}: the results there were computed with {key} = {previous.get(key)!r}, "
-                f"not {settings[key]!r}; use another output folder or drop resume"
-            )
-
-
-def _means(rows: Mapping[str, dict[str, Any]]) -> tuple[dict[str, float], dict[str, int]]:
-    means: dict[str, float] = {}
-    undefined: dict[str, int] = {}
-    for key in METRIC_NAMES:
-        values = np.array([rows[name][key] for name in rows], dtype=np.float64)
-        defined = values[~np.isnan(values)]
-        if defined.size < values.size:
-            undefined[key] = int(values.size - defined.size)
-        means[key] = float(np.mean(defined)) if defined.size else float("nan")
-    return means, undefined
-
-
-def _seconds(rows: Mapping[str, dict[str, Any]]) -> tuple[float | None, int]:
-    times = [rows[name]["seconds"] for name in rows if rows[name].get("seconds") is not None]
-    return (float(np.mean(times)) if times else None), len(times)
-
-
-def _markdown(dataset: EvalDataset, method: str, means: dict[str, float], summary: dict[str, Any]) -> str:
-    def cell(key: str, decimals: int) -> str:
-        value = means[key]
-        return "n/a" if math.isnan(value) else f"{value:.{decimals}f}"
-
-    head = "| Dataset | Method | " + " | ".join(h for h, _, _ in TABLE_COLUMNS) + " |"
-    rule = "|---|---|" + "---:|" * len(TABLE_COLUMNS)
-    row = f"| {dataset.name} | {method} | " + " | ".join(cell(k, d) for _, k, d in TABLE_COLUMNS) + " |"
-    notes = [
-        f"Mean over {summary['count']} images of {dataset.name}; trimaps {summary['settings']['trimaps']}.",
-        "Metrics as in the released GFM evaluation (the paper's tables): SAD, SAD-TRAN, SAD-FG, "
-        "SAD-BG, Conn in thousands (sum / 1000); Grad = sum of squared gradient-magnitude "
-        "differences / 10; MSE, MAD per pixel.",
-    ]
-    if summary["missing_predictions"]:
-        notes.append(
-            f"{len(summary['missing_predictions'])} images had no prediction and are not included "
-            "(see summary.json)."
-        )
-    for key, count in summary["undefined"].items():
-        notes.append(f"{key} is undefined (no transition pixel) for {count} images, averaged over the rest.")
-    if summary["seconds_per_image"] is not None:
-        notes.append(
-            f"Prediction time: {summary['seconds_per_image']:.3f} s per image (mean over "
-            f"{summary['timed_images']} images; file reading and metrics excluded)."
-        )
-    return "\n".join([head, rule, row, "", *notes]) + "\n"
-
-
 def _check_prediction(alpha: Any, shape: tuple[int, ...], where: str) -> np.ndarray:
     if not isinstance(alpha, np.ndarray):
         raise InputError(f"{where}: the predictor returned {type(alpha).__name__}, not a numpy array")
@@ -361,7 +172,7 @@ def _check_prediction(alpha: Any, shape: tuple[int, ...], where: str) -> np.ndar
 
 
 def evaluate(
-    dataset: EvalDataset,
+    dataset: MattingSplit,
     out_dir: str | os.PathLike[str],
     *,
     predictions: str | os.PathLike[str] | None = None,
@@ -379,8 +190,8 @@ def evaluate(
     """Score predictions of every sample of ``dataset`` and write the reports.
 
     Args:
-        dataset: from :func:`~gfm.metrics.datasets.discover_dataset` or
-            :func:`~gfm.metrics.datasets.folder_dataset`.
+        dataset: from :func:`~gfm.evaluation.datasets.discover_dataset` or
+            :func:`~gfm.evaluation.datasets.folder_dataset`.
         out_dir: folder for ``per_image.csv``, ``summary.json``, ``table.md``.
         predictions: folder of predicted alphas (``NAME.png`` or
             ``NAME_alpha.png``; 8/16-bit like the ground truth). Exactly one
@@ -452,7 +263,7 @@ def evaluate(
         "elliptical kernel: dilate alpha > 0, erode alpha == 1)"
     )
     settings: dict[str, Any] = {
-        "dataset": {"name": dataset.name, **dataset.source},
+        "dataset": {"name": dataset.name, **dataset_source(dataset)},
         "predictions": source,
         "trimaps": trimap_note,
         "snap_trimaps": snap_trimaps,
@@ -464,8 +275,8 @@ def evaluate(
     csv_path, json_path, md_path = out / CSV_NAME, out / JSON_NAME, out / MARKDOWN_NAME
     rows: dict[str, dict[str, Any]] = {}
     if resume and csv_path.exists():
-        _check_resume(json_path, settings)
-        rows = _read_csv(csv_path, set(names))
+        check_resume(json_path, settings)
+        rows = read_csv(csv_path, set(names))
 
     summary: dict[str, Any] = {
         "method": method,
@@ -490,8 +301,8 @@ def evaluate(
     remove_stale_temporaries(out)  # what a killed run's report writes left
     # Mark the folder as this evaluation's before any row is written, so a
     # later resume never mixes in rows of an older, different run.
-    _write_text(json_path, json.dumps(summary, indent=1) + "\n")
-    _write_text(csv_path, _format_csv(rows))
+    write_report(json_path, json.dumps(summary, indent=1) + "\n")
+    write_report(csv_path, format_csv(rows))
     md_path.unlink(missing_ok=True)
 
     todo = [s for s in dataset.samples if s.name not in rows and (predictor is not None or s.name in found)]
@@ -499,7 +310,7 @@ def evaluate(
     # image is quadratic on large sets) and whenever the loop stops, errors and
     # Ctrl-C included: rows already computed are valid and resume keeps them.
     last_flush = time.monotonic()
-    if warmup and predictor is not None and todo and todo[0].image is not None:
+    if warmup and predictor is not None and todo:
         predictor(read_image(todo[0].image))
     try:
         for sample in tqdm(todo, desc="evaluate", unit="img", disable=not progress):
@@ -508,16 +319,16 @@ def evaluate(
             )
             rows[sample.name] = {**metrics, "prediction": prediction_name, "seconds": seconds}
             if time.monotonic() - last_flush >= CSV_FLUSH_SECONDS:
-                _write_text(csv_path, _format_csv(rows))
+                write_report(csv_path, format_csv(rows))
                 last_flush = time.monotonic()
     finally:
-        _write_text(csv_path, _format_csv(rows))
+        write_report(csv_path, format_csv(rows))
 
     if not rows:
         raise InputError("nothing was evaluated")
-    means, undefined = _means(rows)
+    means, undefined = metric_means(rows)
     json_means = {key: None if math.isnan(value) else value for key, value in means.items()}  # strict JSON
-    seconds_per_image, timed_count = _seconds(rows)
+    seconds_per_image, timed_count = mean_seconds(rows)
     summary.update(
         complete=True,
         count=len(rows),
@@ -526,8 +337,8 @@ def evaluate(
         seconds_per_image=seconds_per_image,
         timed_images=timed_count,
     )
-    _write_text(json_path, json.dumps(summary, indent=1) + "\n")
-    _write_text(md_path, _markdown(dataset, method, means, summary))
+    write_report(json_path, json.dumps(summary, indent=1) + "\n")
+    write_report(md_path, format_table(dataset, method, means, summary))
     return EvaluationResult(
         means=means,
         per_image={name: {k: rows[name][k] for k in METRIC_NAMES} for name in sorted(rows)},
@@ -543,7 +354,7 @@ def evaluate(
 
 
 def _score(
-    sample: EvalSample,
+    sample: MattingSample,
     prediction: Path | None,
     predictor: PredictFn | None,
     snap_trimaps: bool,
@@ -561,8 +372,6 @@ def _score(
             )
         prediction_name = prediction.name
     elif predictor is not None:
-        if sample.image is None:
-            raise InputError(f"sample {sample.name!r} has no image file to predict from")
         image = read_image(sample.image)
         if image.shape[:2] != gt.shape:
             raise InputError(

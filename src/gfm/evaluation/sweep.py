@@ -14,7 +14,7 @@ Hybrid (2,2) and single 2.0, and hybrid (3,3) and single 3.0, are the same
 computation: it runs once and both rows show its numbers (marked "same as").
 
 Each distinct computation is an ordinary evaluation
-(:func:`gfm.metrics.evaluation.evaluate`) in its own sub-folder of
+(:func:`gfm.evaluation.runner.evaluate`) in its own sub-folder of
 ``out_dir`` (``glance3_focus2``, ``glance2.6_focus2.6``, ...), so an
 interrupted sweep resumes image by image. ``out_dir`` also receives
 ``sweep.csv``, ``sweep.json`` and ``sweep.md`` (a Markdown table laid out like
@@ -34,10 +34,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gfm.data.layouts import MattingSplit
 from gfm.errors import InputError
-from gfm.metrics.datasets import EvalDataset
+from gfm.evaluation.runner import EvaluationResult, PredictFn, evaluate
 from gfm.io import atomic_write
-from gfm.metrics.evaluation import EvaluationResult, PredictFn, evaluate
 
 __all__ = [
     "HYBRID_RATIOS",
@@ -199,7 +199,7 @@ def _fmt(value: float | None, decimals: int) -> str:
     return "n/a" if value is None or math.isnan(value) else f"{value:.{decimals}f}"
 
 
-def _markdown(dataset: EvalDataset, method: str, rows: list[SweepRow], best: list[str], notes: Sequence[str]) -> str:
+def _markdown(dataset: MattingSplit, method: str, rows: list[SweepRow], best: list[str], notes: Sequence[str]) -> str:
     lines = [
         f"Test-resolution sweep of {method} on {dataset.name} ({rows[0].count} images)",
         "",
@@ -254,7 +254,7 @@ def _csv(rows: list[SweepRow]) -> str:
 
 
 def run_sweep(
-    dataset: EvalDataset,
+    dataset: MattingSplit,
     out_dir: str | os.PathLike[str],
     make_predictor: Callable[[SweepSetting], PredictFn],
     settings: Sequence[SweepSetting] | None = None,
