@@ -81,7 +81,7 @@ def test_matte_without_model_uses_and_names_the_default(tmp_path: Path, capsys: 
     photos.mkdir()
     shutil.copy(EXAMPLES / "original" / "sample2.jpg", photos)
     assert main(["matte", str(photos), "--out", str(tmp_path / "out"), "--outputs", "alpha", "--threads", "1"]) == 0
-    assert "model: gfm-lite (effl0-TT)" in capsys.readouterr().err
+    assert "model: gfm-lite (effl0-TT), strategy single, precision " in capsys.readouterr().err
     assert read_alpha(tmp_path / "out" / "sample2_alpha.png").shape == read_image(photos / "sample2.jpg").shape[:2]
 
 

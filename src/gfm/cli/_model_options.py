@@ -21,11 +21,13 @@ if TYPE_CHECKING:
     from gfm.models import GFM
 
 STRATEGY_CHOICES = ("hybrid", "single", "resize", "ensemble")
-DEFAULT_STRATEGY = "hybrid"
+ENSEMBLE_MEMBER_STRATEGY = "hybrid"
 
 STRATEGY_HELP = (
-    "hybrid: glance at 1/3, focus at 1/2 (paper's best, default); single: one pass at 5/13; "
-    "resize: one pass at 1/2; ensemble: per-pixel median of several models (hybrid each)"
+    "hybrid: glance at 1/3, focus at 1/2 (the paper's best); single: one pass at 5/13; "
+    "resize: one pass at 1/2; ensemble: per-pixel median of several models (hybrid each). "
+    "Default: the strategy measured best for the weights (single for gfm-lite, hybrid for the paper's "
+    "checkpoints and for checkpoint files)"
 )
 MODEL_HELP = (
     "weights name, checkpoint file, or a `gfm train` run folder (its best.pt, else last.pt); "
@@ -38,9 +40,9 @@ def add_model_options(parser: argparse.ArgumentParser, model_group: Any = None, 
     """Add ``--model`` (to ``model_group`` when given, e.g. a mutually
     exclusive group) and the inference options to ``parser``.
 
-    ``--strategy`` and ``--device`` default to ``None`` so that a command can
-    tell whether they were given; :func:`strategy_name` and :func:`build_predictor`
-    apply the defaults (hybrid, auto).
+    ``--strategy``, ``--device`` and ``--precision`` default to ``None`` so that a
+    command can tell whether they were given; :func:`build_predictor` applies the
+    defaults (the weights' measured strategy, auto, auto).
     """
     (model_group or parser).add_argument("--model", action="append", metavar="NAME|PATH", help=model_help)
     parser.add_argument("--strategy", choices=STRATEGY_CHOICES, help=STRATEGY_HELP)
@@ -52,9 +54,10 @@ def add_model_options(parser: argparse.ArgumentParser, model_group: Any = None, 
                         help="working-resolution budget a pass: a pixel count or WIDTHxHEIGHT (default 1600x1600)")
     parser.add_argument(
         "--precision",
-        choices=["fp32", "bf16"],
-        help="fp32 (default: the released network's numbers) or bf16 autocast: about 2x faster on GPUs and on "
-        "CPUs with AVX512-BF16/AMX, alphas differ by up to about 0.02",
+        choices=["auto", "fp32", "bf16"],
+        help="auto (default): bf16 on CPUs with native bf16 (AVX512-BF16/AMX) for weights whose bf16 change was "
+        "measured invisible (gfm-lite), else fp32; fp32: the released network's numbers; bf16: autocast, "
+        "about 1.5x faster on such CPUs",
     )
 
 
@@ -67,8 +70,8 @@ def given_inference_options(args: argparse.Namespace) -> list[str]:
     return ["--" + name.replace("_", "-") for name in INFERENCE_OPTIONS if getattr(args, name, None) is not None]
 
 
-def strategy_name(args: argparse.Namespace) -> str:
-    return args.strategy or DEFAULT_STRATEGY
+def is_ensemble(args: argparse.Namespace) -> bool:
+    return args.strategy == "ensemble"
 
 
 def model_specs(args: argparse.Namespace) -> list[str]:
@@ -83,7 +86,7 @@ def model_specs(args: argparse.Namespace) -> list[str]:
     from gfm.errors import InputError
     from gfm.inference.models import DEFAULT_ENSEMBLE, default_model_name
 
-    ensemble = strategy_name(args) == "ensemble"
+    ensemble = is_ensemble(args)
     specs = list(args.model or (DEFAULT_ENSEMBLE if ensemble else [default_model_name()]))
     if ensemble and len(specs) < 2:
         raise InputError("--strategy ensemble needs two or more --model (e.g. the TT, FT and BT models)")
@@ -109,12 +112,11 @@ def load_models(args: argparse.Namespace) -> tuple[list[str], list[GFM]]:
     return specs, [load_model_spec(spec, rosta=args.rosta, progress=progress) for spec in specs]
 
 
-def say_models(specs: list[str], models: list[GFM]) -> None:
-    """One line on stderr naming the model(s) in use, e.g. ``model: gfm-lite (effl0-TT)``."""
-    described = []
-    for spec, model in zip(specs, models):
-        described.append(f"{spec} ({model.config.name})")
-    print(f"model: {', '.join(described)}", file=sys.stderr)
+def say_models(specs: list[str], models: list[GFM], predictor: Predictor) -> None:
+    """One line on stderr naming the model(s) in use and how they run, e.g.
+    ``model: gfm-lite (effl0-TT), strategy single, precision bf16``."""
+    described = ", ".join(f"{spec} ({model.config.name})" for spec, model in zip(specs, models))
+    print(f"model: {described}, strategy {predictor.strategy.name}, precision {predictor.precision}", file=sys.stderr)
 
 
 def build_predictor(args: argparse.Namespace, models: list[GFM], strategy: str | Strategy | None = None) -> Predictor:
@@ -123,16 +125,16 @@ def build_predictor(args: argparse.Namespace, models: list[GFM], strategy: str |
     Args:
         strategy: overrides ``--strategy`` (e.g. a sweep's
             :class:`~gfm.inference.Strategy`); an ensemble runs each model
-            with the hybrid strategy.
+            with the hybrid strategy; without either, the weights' measured one.
     """
     from gfm.inference.predictor import DEFAULT_MAX_PIXELS, Predictor
 
     if strategy is None:
-        strategy = strategy_name(args)
+        strategy = ENSEMBLE_MEMBER_STRATEGY if is_ensemble(args) else args.strategy
     return Predictor(
         models,
-        strategy=DEFAULT_STRATEGY if strategy == "ensemble" else strategy,
+        strategy=strategy,
         device=args.device or "auto",
         max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
-        precision=args.precision or "fp32",
+        precision=args.precision or "auto",
     )

@@ -15,7 +15,7 @@ from gfm.cli._model_options import (
     describe_models,
     given_inference_options,
     load_models,
-    strategy_name,
+    is_ensemble,
 )
 from gfm.errors import ConfigError
 
@@ -176,18 +176,16 @@ def _environment(device: Any) -> dict[str, Any]:
 def _run_model(args: argparse.Namespace, dataset: Any) -> int:
     from gfm.evaluation.runner import evaluate
     from gfm.evaluation.sweep import default_settings, parse_settings, run_sweep
-    from gfm.inference import Strategy, get_strategy
+    from gfm.inference import Strategy
+    from gfm.inference.precision import resolve_precision
     from gfm.inference.predictor import DEFAULT_MAX_PIXELS, resolve_device
 
     settings = parse_settings(args.sweep_settings) if args.sweep_settings else None  # errors before loading
     specs, models = load_models(args)
-    strategy = strategy_name(args)
     source = f"model {describe_models(specs)}"
     if args.rosta:
         source += f" (rosta {args.rosta})"
     source += f"; max_pixels {args.max_pixels or DEFAULT_MAX_PIXELS}"
-    if args.precision == "bf16":  # fp32 results stay comparable with earlier (fp32) evaluations
-        source += "; precision bf16"
     names = "+".join(Path(spec).stem for spec in specs)
     progress = not args.no_progress
 
@@ -202,8 +200,10 @@ def _run_model(args: argparse.Namespace, dataset: Any) -> int:
         def announce(setting: Any, folder: Path) -> None:
             print(f"sweep: {setting.label} -> {folder}", flush=True)
 
-        if strategy == "ensemble":
+        if is_ensemble(args):
             source += "; ensemble (per-pixel median)"
+        if resolve_precision(args.precision or "auto", resolve_device(args.device or "auto"), models) == "bf16":
+            source += "; precision bf16"  # fp32 results stay comparable with earlier (fp32) evaluations
         sweep = run_sweep(
             dataset,
             args.out,
@@ -224,7 +224,10 @@ def _run_model(args: argparse.Namespace, dataset: Any) -> int:
         return 0
 
     predictor = build_predictor(args, models)
-    source += f"; strategy {strategy} ({_strategy_text(get_strategy('hybrid' if strategy == 'ensemble' else strategy))})"
+    strategy = "ensemble" if is_ensemble(args) else predictor.strategy.name
+    if predictor.precision == "bf16":  # fp32 results stay comparable with earlier (fp32) evaluations
+        source += "; precision bf16"
+    source += f"; strategy {strategy} ({_strategy_text(predictor.strategy)})"
     environment = _environment(predictor.device)
     print(f"model {', '.join(specs)}, strategy {strategy}, {environment['device']}, {environment['threads']} threads")
     result = evaluate(

@@ -202,9 +202,9 @@ def run(args: argparse.Namespace) -> int:
 
     hints_for = _hint_finder(args.hint, jobs)
     specs, models = load_models(args)
-    if not args.quiet:
-        say_models(specs, models)
     predictor = build_predictor(args, models)
+    if not args.quiet:
+        say_models(specs, models, predictor)
     del models  # the predictor holds its own (optimised) copies: free the loaded ones
     guided = None
     if hints_for is not None:

@@ -63,6 +63,12 @@ class WeightsEntry:
         package_file: for weights shipped inside the package: the file's name
             under ``gfm/weights/`` (then ``urls`` may be empty and ``sha256`` is
             required: the file is checked at every load).
+        strategy: the test-time strategy ``gfm matte`` uses with these weights when
+            none is given: the one measured best for them (``"hybrid"``, the paper's
+            best, unless measured otherwise).
+        auto_bf16: ``--precision auto`` may run these weights in bf16 on CPUs with
+            native bf16: their bf16 change was measured on held-out photos and stayed
+            under :data:`gfm.inference.precision.VISIBLE_CHANGE`. False where unmeasured.
     """
 
     name: str
@@ -79,6 +85,8 @@ class WeightsEntry:
     notes: str = ""
     paper_metrics: tuple[tuple[str, float], ...] = ()
     package_file: str | None = None
+    strategy: str = "hybrid"
+    auto_bf16: bool = False
 
     def __post_init__(self) -> None:
         where = f"weights entry {self.name!r}"
@@ -88,6 +96,8 @@ class WeightsEntry:
             raise ConfigError(f"{where}: unknown backbone {self.backbone!r}; expected one of {', '.join(BACKBONES)}")
         if self.rosta not in ROSTAS:
             raise ConfigError(f"{where}: unknown RoSTa {self.rosta!r}; expected one of {', '.join(ROSTAS)}")
+        if self.strategy not in ("hybrid", "single", "resize"):  # gfm.inference.strategies.STRATEGIES
+            raise ConfigError(f"{where}: unknown strategy {self.strategy!r}; expected hybrid, single or resize")
         if isinstance(self.urls, str) or not (self.urls or self.package_file):
             raise ConfigError(f"{where}: urls must be a non-empty tuple of URLs (or package_file set)")
         if self.package_file is not None and (self.sha256 is None or not _FILE_RE.match(self.package_file)):
@@ -289,5 +299,9 @@ register_weights(
             "AM-2k-like photos: --model gfm-r34-tt."
         ),
         package_file="gfm-lite-effl0-tt.pth",
+        # Measured on the recipe's 12 held-out photos (model card): single SAD 111.3 against
+        # hybrid 133.5, and faster; bf16 on CPU SAD 111.4 -> 111.9 (benchmarks/precision.py).
+        strategy="single",
+        auto_bf16=True,
     )
 )

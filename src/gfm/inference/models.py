@@ -7,6 +7,7 @@ from pathlib import Path
 
 from gfm.errors import CheckpointError, WeightsNotFoundError
 from gfm.hub.registry import DEFAULT_WEIGHTS
+from gfm.inference.precision import InferenceDefaults
 from gfm.models.checkpoint import CheckpointMeta, load_model
 from gfm.models.gfm import GFM, ModelConfig
 
@@ -59,6 +60,10 @@ def load_model_spec(
         download: fetch registered weights missing from the cache (verified,
             with a progress bar on stderr when ``progress``), as rembg and timm do.
 
+    Registered weights carry their measured :class:`~gfm.inference.precision.InferenceDefaults`
+    (``model.inference_defaults``: strategy, whether ``--precision auto`` may use bf16);
+    files and run folders get none (hybrid, fp32).
+
     Raises:
         CheckpointError: missing file, unknown name, weights not in the cache and
             not downloadable (the message says where to get them and how to import them).
@@ -85,4 +90,7 @@ def load_model_spec(
     # `gfm weights import` accepts any file that loads strictly into the entry's variant,
     # including a bare state dict in our layout: the entry then supplies the metadata.
     fallback = CheckpointMeta(ModelConfig(entry.backbone, entry.rosta), entry.normalization, "state_dict", {"weights": entry.name}, 0)
-    return load_model(path, rosta=rosta or entry.rosta, fallback=fallback)
+    model = load_model(path, rosta=rosta or entry.rosta, fallback=fallback)
+    # What the Predictor uses when no strategy or precision is named: measured per weights.
+    model.inference_defaults = InferenceDefaults(strategy=entry.strategy, auto_bf16=entry.auto_bf16)
+    return model

@@ -28,6 +28,7 @@ from PIL.Image import Image as PILImage
 
 from gfm.errors import InputError
 from gfm.inference.sizing import MIN_SIDE, WorkingSize, from_network_output, to_network_input, working_size
+from gfm.inference.precision import inference_defaults, resolve_precision
 from gfm.inference.strategies import Strategy, get_strategy
 from gfm.models.gfm import GFM
 from gfm.models.normalization import RAW_255, Normalization
@@ -166,16 +167,21 @@ class Predictor:
     Args:
         models: a model, or several for an EN-median ensemble (e.g. TT, FT, BT);
             None: the bundled default, GFM-Lite (:data:`gfm.inference.models.DEFAULT_MODEL`).
-        strategy: ``"hybrid"`` (default), ``"single"``, ``"resize"`` or a
-            :class:`~gfm.inference.strategies.Strategy`.
+        strategy: ``"hybrid"``, ``"single"``, ``"resize"``, a
+            :class:`~gfm.inference.strategies.Strategy`, or None (default): the
+            strategy measured best for the weights (``single`` for the bundled
+            GFM-Lite, ``hybrid``, the paper's, for the released checkpoints and
+            any file; :func:`gfm.inference.precision.inference_defaults`).
         device: ``"auto"``, ``"cpu"``, ``"cuda"``...
         max_pixels: working-resolution budget a pass (content pixels).
         optimize: fold batch norms and use channels-last (same outputs to ~1e-6).
         normalization: input normalisation; default from each model's
             ``checkpoint_meta`` (raw 0..255 RGB for the released weights).
-        precision: ``"fp32"`` (default, the released network's numbers) or
-            ``"bf16"`` (autocast: about twice as fast on GPUs and on CPUs with
-            AVX512-BF16 / AMX; alphas differ by up to about 0.02).
+        precision: ``"auto"`` (default), ``"fp32"`` (the released network's
+            numbers) or ``"bf16"`` (autocast: about 1.5-2x faster on CPUs with
+            AVX512-BF16 / AMX). ``auto`` is bf16 only on such CPUs and only for
+            weights whose bf16 change was measured invisible
+            (:mod:`gfm.inference.precision`); the choice is in :attr:`precision`.
 
     Attributes:
         sparse_focus: for TT models, run the focus heads only around the glance
@@ -186,13 +192,13 @@ class Predictor:
     def __init__(
         self,
         models: GFM | Sequence[GFM] | None = None,
-        strategy: str | Strategy = "hybrid",
+        strategy: str | Strategy | None = None,
         *,
         device: str | torch.device = "auto",
         max_pixels: int = DEFAULT_MAX_PIXELS,
         optimize: bool = True,
         normalization: Normalization | None = None,
-        precision: str = "fp32",
+        precision: str = "auto",
     ) -> None:
         if models is None:  # the bundled default model (works offline)
             from gfm.inference.models import load_model_spec
@@ -201,14 +207,12 @@ class Predictor:
         model_list = [models] if isinstance(models, GFM) else list(models)
         if not model_list:
             raise InputError("Predictor needs at least one model")
-        self.strategy = get_strategy(strategy)
+        self.strategy = get_strategy(inference_defaults(model_list[0]).strategy if strategy is None else strategy)
         self.device = resolve_device(device)
         if max_pixels < MIN_SIDE * MIN_SIDE:
             raise InputError(f"the working-resolution budget (--max-pixels) must be at least {MIN_SIDE}x{MIN_SIDE} = {MIN_SIDE * MIN_SIDE} pixels, got {max_pixels}")
         self.max_pixels = max_pixels
-        if precision not in ("fp32", "bf16"):
-            raise InputError(f"precision must be fp32 or bf16, got {precision!r}")
-        self.precision = precision
+        self.precision = resolve_precision(precision, self.device, model_list)
         self.normalizations = [
             normalization or getattr(getattr(m, "checkpoint_meta", None), "normalization", None) or RAW_255 for m in model_list
         ]
@@ -221,7 +225,7 @@ class Predictor:
 
     @classmethod
     def from_name(
-        cls, model: str | os.PathLike[str] | None = None, strategy: str | Strategy = "hybrid", **options: Any
+        cls, model: str | os.PathLike[str] | None = None, strategy: str | Strategy | None = None, **options: Any
     ) -> Predictor:
         """A predictor of one model given by name, file or run folder.
 

@@ -22,7 +22,7 @@ from gfm.inference.predictor import ImageInput, Predictor
 
 
 @lru_cache(maxsize=2)
-def _predictor(model: str, strategy: str, device: str) -> Predictor:
+def _predictor(model: str, strategy: str | None, device: str) -> Predictor:
     return Predictor.from_name(model, strategy, device=device)
 
 
@@ -32,11 +32,11 @@ def clear_loaded_models() -> None:
 
 
 @overload
-def remove(image: np.ndarray, model: str | os.PathLike[str] | None = ..., *, foreground: str = ..., strategy: str = ..., device: str = ...) -> np.ndarray: ...
+def remove(image: np.ndarray, model: str | os.PathLike[str] | None = ..., *, foreground: str = ..., strategy: str | None = ..., device: str = ...) -> np.ndarray: ...
 @overload
-def remove(image: bytes, model: str | os.PathLike[str] | None = ..., *, foreground: str = ..., strategy: str = ..., device: str = ...) -> bytes: ...
+def remove(image: bytes, model: str | os.PathLike[str] | None = ..., *, foreground: str = ..., strategy: str | None = ..., device: str = ...) -> bytes: ...
 @overload
-def remove(image: str | os.PathLike[str] | Image.Image, model: str | os.PathLike[str] | None = ..., *, foreground: str = ..., strategy: str = ..., device: str = ...) -> Image.Image: ...
+def remove(image: str | os.PathLike[str] | Image.Image, model: str | os.PathLike[str] | None = ..., *, foreground: str = ..., strategy: str | None = ..., device: str = ...) -> Image.Image: ...
 
 
 def remove(
@@ -44,7 +44,7 @@ def remove(
     model: str | os.PathLike[str] | None = None,
     *,
     foreground: str = "ml",
-    strategy: str = "hybrid",
+    strategy: str | None = None,
     device: str = "auto",
 ) -> np.ndarray | bytes | Image.Image:
     """Cut the foreground out of one image.
@@ -58,7 +58,8 @@ def remove(
             registered weights missing from the cache are downloaded on first use.
         foreground: foreground colour estimation, ``"ml"`` (default), ``"cf"``
             or ``"none"`` (plain image x alpha); see :meth:`MattingResult.cutout`.
-        strategy: ``"hybrid"`` (default), ``"single"`` or ``"resize"``.
+        strategy: ``"hybrid"``, ``"single"`` or ``"resize"``; None (default): the
+            strategy measured best for the weights.
         device: ``"auto"``, ``"cpu"``, ``"cuda"`` ...
 
     Returns:
