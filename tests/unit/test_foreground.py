@@ -26,6 +26,18 @@ def test_cutout_keeps_colours_where_visible_and_blacks_out_transparent_pixels() 
     assert (rgba[~visible, :3] == 0).all() and (~visible).sum() == 3
 
 
+def test_cutout_in_bands_equals_the_plain_definition(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gfm.inference.foreground as foreground_module
+
+    monkeypatch.setattr(foreground_module, "_BAND_PIXELS", 7 * 50)  # bands of 7 rows: 5 bands and a short one
+    rng = np.random.default_rng(1)
+    foreground = rng.integers(0, 256, (38, 50, 3), dtype=np.uint8)
+    alpha = rng.choice([0.0, 0.001, 0.3, 1.0], (38, 50)).astype(np.float32)
+    a8 = np.rint(alpha * 255).astype(np.uint8)
+    expected = np.dstack([np.where((a8 > 0)[..., None], foreground, 0), a8]).astype(np.uint8)
+    np.testing.assert_array_equal(cutout(foreground, alpha), expected)
+
+
 def test_composite_blends_over_a_colour() -> None:
     foreground = np.full((2, 2, 3), 200, np.uint8)
     alpha = np.array([[0.0, 0.25], [0.5, 1.0]], np.float32)
