@@ -62,7 +62,8 @@ class MattingResult:
 
         Args:
             method: ``"ml"`` (pymatting multi-level, default), ``"cf"`` (closed
-                form, slow) or ``"none"`` (the image itself).
+                form, slow), ``"blur"`` (Blur-Fusion, fast) or ``"none"`` (the
+                image itself); see :func:`gfm.inference.estimate_foreground`.
 
         Returns:
             ``(H, W, 3)`` uint8 RGB.

@@ -56,8 +56,9 @@ def remove(
             ``gfm train`` run folder; ``None``: the default weights
             (:func:`gfm.inference.models.default_model_name`: the bundled gfm-lite);
             registered weights missing from the cache are downloaded on first use.
-        foreground: foreground colour estimation, ``"ml"`` (default), ``"cf"``
-            or ``"none"`` (plain image x alpha); see :meth:`MattingResult.cutout`.
+        foreground: foreground colour estimation, ``"ml"`` (default), ``"cf"``,
+            ``"blur"`` or ``"none"`` (plain image x alpha); see
+            :func:`gfm.inference.estimate_foreground`.
         strategy: ``"hybrid"`` (default), ``"single"`` or ``"resize"``.
         device: ``"auto"``, ``"cpu"``, ``"cuda"`` ...
 
