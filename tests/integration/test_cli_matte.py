@@ -82,6 +82,18 @@ def test_estimated_foreground_and_background_image(tmp_path: Path, photos: Path,
     assert foreground.shape[:2] == np.asarray(Image.open(photos / "sample2.jpg")).shape[:2]
 
 
+def test_blur_fusion_cutout(tmp_path: Path, photos: Path, tiny_checkpoints: dict[str, Path]) -> None:
+    """--foreground blur: the photo's own colours where the alpha is 255, the alpha as transparency."""
+    out = tmp_path / "out"
+    args = ["matte", str(photos / "sample2.jpg"), "--out", str(out), "--model", str(tiny_checkpoints["TT"])]
+    assert main(args + ["--foreground", "blur", "--outputs", "alpha,cutout", "-q"]) == 0
+    cut = np.asarray(Image.open(out / "sample2_cutout.png"))
+    alpha = np.asarray(Image.open(out / "sample2_alpha.png"))
+    photo = np.asarray(Image.open(photos / "sample2.jpg").convert("RGB"))
+    np.testing.assert_array_equal(cut[..., 3], alpha)
+    np.testing.assert_array_equal(cut[alpha == 255, :3], photo[alpha == 255])
+
+
 def test_ensemble_rim_and_16_bit(tmp_path: Path, photos: Path, tiny_checkpoints: dict[str, Path]) -> None:
     out = tmp_path / "out"
     models = [arg for r in ("TT", "FT", "BT") for arg in ("--model", str(tiny_checkpoints[r]))]
