@@ -82,11 +82,18 @@ def test_estimated_foreground_and_background_image(tmp_path: Path, photos: Path,
     assert foreground.shape[:2] == np.asarray(Image.open(photos / "sample2.jpg")).shape[:2]
 
 
-def test_blur_fusion_cutout(tmp_path: Path, photos: Path, tiny_checkpoints: dict[str, Path]) -> None:
-    """--foreground blur: the photo's own colours where the alpha is 255, the alpha as transparency."""
+def test_blur_fusion_cutout_without_pymatting(tmp_path: Path, photos: Path, tiny_checkpoints: dict[str, Path]) -> None:
+    """--foreground blur: the photo's own colours where the alpha is 255, the alpha
+    as transparency; pymatting (numba, about half a second) is never imported."""
+    import subprocess
+    import sys
+
     out = tmp_path / "out"
-    args = ["matte", str(photos / "sample2.jpg"), "--out", str(out), "--model", str(tiny_checkpoints["TT"])]
-    assert main(args + ["--foreground", "blur", "--outputs", "alpha,cutout", "-q"]) == 0
+    args = ["matte", str(photos / "sample2.jpg"), "--out", str(out), "--model", str(tiny_checkpoints["TT"]),
+            "--foreground", "blur", "--outputs", "alpha,cutout", "-q"]
+    code = f"import sys\nfrom gfm.cli.main import main\nassert main({args!r}) == 0\nprint(sorted(m for m in ('pymatting', 'numba') if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.strip() == "[]", result.stderr
     cut = np.asarray(Image.open(out / "sample2_cutout.png"))
     alpha = np.asarray(Image.open(out / "sample2_alpha.png"))
     photo = np.asarray(Image.open(photos / "sample2.jpg").convert("RGB"))
