@@ -93,7 +93,7 @@ def estimate_foreground_blur_fusion(image: np.ndarray, alpha: np.ndarray) -> np.
     if height == 0 or width == 0:
         return image.copy()
 
-    coarse_fg, coarse_bg = _coarse_means(image, alpha)
+    coarse_fg, coarse_bg = coarse_means(image, alpha, COARSE_FACTOR)
     # alpha = 0: the coarse foreground mean, upsampled (the rectangles below overwrite the rest)
     coarse_u8 = np.clip(np.rint(coarse_fg), 0, 255).astype(np.uint8)
     rows, cols = coarse_fg.shape[0] * COARSE_FACTOR, coarse_fg.shape[1] * COARSE_FACTOR
@@ -136,18 +136,23 @@ def _block_means(x: np.ndarray, f: int) -> np.ndarray:
     return out
 
 
-def _coarse_means(image: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """First pass: ``F^`` and ``B^`` of a 90-pixel box, on a copy ``COARSE_FACTOR`` times smaller.
+def coarse_means(image: np.ndarray, alpha: np.ndarray, factor: int) -> tuple[np.ndarray, np.ndarray]:
+    """First pass: ``F^`` and ``B^`` of a 90-pixel box, on a copy ``factor`` times smaller.
 
-    The image and alpha are reduced to their ``4 x 4`` block means and ``alpha I``
+    Args:
+        image: ``(H, W, 3)`` uint8; alpha: ``(H, W)`` float32 in [0, 1].
+        factor: the copy's reduction on each side (4 here; 16 to start
+            :mod:`gfm.inference.band_solver`).
+
+    The image and alpha are reduced to their ``factor x factor`` block means and ``alpha I``
     is taken as their product: inside a block the two vary together only at an
     edge, and a 90-pixel mean hardly notices.
 
     Returns:
-        ``(F^, B^)``, float32 ``(ceil(H / 4), ceil(W / 4), 3)`` on the 0..255 scale;
-        ``F^`` is 0 where no foreground lies within the box.
+        ``(F^, B^)``, float32 ``(ceil(H / factor), ceil(W / factor), 3)`` on the
+        0..255 scale; ``F^`` is 0 where no foreground lies within the box.
     """
-    f = COARSE_FACTOR
+    f = factor
     plain = _block_means(image, f)
     coverage = _block_means(alpha, f)
     weighted = plain * coverage[..., None]

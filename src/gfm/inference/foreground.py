@@ -22,7 +22,7 @@ import numpy as np
 from gfm.errors import InputError
 from gfm.io.images import alpha_to_uint8
 
-FOREGROUND_METHODS = ("ml", "cf", "blur", "none")
+FOREGROUND_METHODS = ("ml", "cf", "fast", "blur", "none")
 
 # Foreground estimation works in tiles above a size, so that its memory is bounded
 # whatever the photo's size: pymatting's multi-level solver ("ml") needs about 75
@@ -33,8 +33,8 @@ FOREGROUND_METHODS = ("ml", "cf", "blur", "none")
 # differ from whole-image ones by a few levels where the alpha is small, where
 # they hardly show (an alpha-weighted mean of 0.1 of 255 on examples/sample6 in
 # 1000-pixel tiles).
-SINGLE_PIECE_PIXELS = {"ml": 16_000_000, "cf": 500_000}
-TILE_SIDE = {"ml": 2048, "cf": 640}
+SINGLE_PIECE_PIXELS = {"ml": 16_000_000, "fast": 16_000_000, "cf": 500_000}
+TILE_SIDE = {"ml": 2048, "fast": 2048, "cf": 640}
 TILE_MARGIN = 64
 
 # Element-wise float work on full-resolution arrays (composites) is done in bands
@@ -67,11 +67,9 @@ def estimate_foreground(image: np.ndarray, alpha: np.ndarray, method: str = "ml"
         from gfm.inference.blur_fusion import estimate_foreground_blur_fusion
 
         return estimate_foreground_blur_fusion(image, alpha)
-    from gfm.data.foreground import estimate_foreground_colours
-
     height, width = alpha.shape
     if height * width <= SINGLE_PIECE_PIXELS[method]:
-        return estimate_foreground_colours(image, alpha, method)
+        return _solve(image, alpha, method)
     side, margin = TILE_SIDE[method], TILE_MARGIN
     foreground = np.empty_like(image)
     for top in range(0, height, side):
@@ -79,11 +77,20 @@ def estimate_foreground(image: np.ndarray, alpha: np.ndarray, method: str = "ml"
             bottom, right = min(height, top + side), min(width, left + side)
             y0, x0 = max(0, top - margin), max(0, left - margin)
             y1, x1 = min(height, bottom + margin), min(width, right + margin)
-            tile = estimate_foreground_colours(
-                np.ascontiguousarray(image[y0:y1, x0:x1]), np.ascontiguousarray(alpha[y0:y1, x0:x1]), method
-            )
+            tile = _solve(np.ascontiguousarray(image[y0:y1, x0:x1]), np.ascontiguousarray(alpha[y0:y1, x0:x1]), method)
             foreground[top:bottom, left:right] = tile[top - y0 : bottom - y0, left - x0 : right - x0]
     return foreground
+
+
+def _solve(image: np.ndarray, alpha: np.ndarray, method: str) -> np.ndarray:
+    """One piece's colours by ``"fast"`` (:mod:`gfm.inference.band_solver`), ``"ml"`` or ``"cf"`` (pymatting)."""
+    if method == "fast":
+        from gfm.inference.band_solver import estimate_foreground_band
+
+        return estimate_foreground_band(image, alpha)
+    from gfm.data.foreground import estimate_foreground_colours
+
+    return estimate_foreground_colours(image, alpha, method)
 
 
 def _row_bands(height: int, width: int) -> range:
