@@ -62,8 +62,8 @@ def test_error_against_the_true_colours_of_a_real_composite(composite: tuple[np.
     # measured: blur 0.59 / 2.43, ml 0.51 / 2.12, image x alpha 1.12 / 4.64 (all / band, 0..255)
     assert blur[0] < 0.65 and blur[1] < 2.6
     assert blur[1] < 0.6 * none[1]  # removes most of the old background's colour
-    # pymatting's multi-level method stays closer to closed-form colours (the truth of
-    # RSSN composites, whose prior it shares): why "ml" remains the default
+    # pymatting's multi-level method (and the default, its energy on the band) stays
+    # closer to the closed-form colours, the truth of RSSN composites
     assert ml[1] < blur[1] < 1.25 * ml[1]
 
 
