@@ -20,8 +20,9 @@ estimates ``F`` from ``I`` and the alpha, as ``gfm matte`` does
 
 averaged over the photos (each photo counts once). The truth is the closed
 form's colours, whose smoothness prior pymatting's multi-level method ("ml")
-approximates: this protocol favours "ml" and "cf" (which solves the very
-energy that made the truth) over methods with another prior, such as "blur".
+and "fast" (the same energy, solved on the transition band) approximate: this
+protocol favours them and "cf" (which solves the very energy that made the
+truth) over methods with another prior, such as "blur".
 
 Time: every method on the composites of the 1620x1080 photos (or the first
 photo resized to that size), in interleaved rounds (--repeats rounds over

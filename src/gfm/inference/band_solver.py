@@ -27,9 +27,10 @@ more threads only waited on each other on a busy machine).
 
 Compiled with numba (which pymatting brings) and cached on disk: the first
 use after installation compiles for about ten seconds (:func:`prepare`).
-Memory: an index map (4 bytes a pixel), about 90 bytes a transition pixel and
-the result; :func:`gfm.inference.estimate_foreground` tiles images above 16 MP,
-as for pymatting's method.
+Memory: about 15 bytes a pixel (the result, an index map, the half-size
+level's colours) and about 120 bytes a transition pixel;
+:func:`gfm.inference.estimate_foreground` tiles images above 16 MP, as for
+pymatting's method.
 """
 
 from __future__ import annotations
@@ -108,7 +109,8 @@ def estimate_foreground_band(image: np.ndarray, alpha: np.ndarray) -> np.ndarray
     levels = [(1, image, alpha)]
     while levels[-1][0] < COARSEST_FACTOR:
         factor, above_image, above_alpha = levels[-1]
-        levels.append((factor * 2, *_level(above_image, above_alpha, (math.ceil(height / factor / 2), math.ceil(width / factor / 2)))))
+        size = (math.ceil(height / factor / 2), math.ceil(width / factor / 2))
+        levels.append((factor * 2, *_level(above_image, above_alpha, size)))
     # the first level: Blur-Fusion's box means, then sweeps over every pixel
     factor, small_image, small_alpha = levels.pop()
     fg, bg = coarse_means(image, alpha, factor)
@@ -138,7 +140,7 @@ def _level(image: np.ndarray, alpha: np.ndarray, size: tuple[int, int]) -> tuple
 
 
 @njit(cache=True, nogil=True)
-def _bilinear(coarse: np.ndarray, y: int, x: int, fy: float, fx: float, out: np.ndarray) -> None:  # pragma: no cover - compiled
+def _bilinear(coarse: np.ndarray, y: int, x: int, fy: float, fx: float, out: np.ndarray) -> None:
     """``coarse`` upsampled to the finer grid (pixel centres aligned, as cv2.resize), at ``(y, x)``: into ``out`` (3)."""
     ch, cw = coarse.shape[0], coarse.shape[1]
     cy = min(max((y + 0.5) * fy - 0.5, 0.0), ch - 1.0)
@@ -153,7 +155,7 @@ def _bilinear(coarse: np.ndarray, y: int, x: int, fy: float, fx: float, out: np.
 
 
 @njit(cache=True, nogil=True)
-def _band(alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+def _band(alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The pixels with ``0 < alpha < 1``: an index map (``-1`` elsewhere) and their rows and columns, in raster order."""
     height, width = alpha.shape
     counts = np.zeros(height, np.int64)
@@ -183,7 +185,10 @@ def _band(alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pr
 
 
 @njit(cache=True, nogil=True)
-def _solve(image, alpha, coarse_fg, coarse_bg, index, ys, xs, sweeps, regularization, gradient_weight):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+def _solve(
+    image: np.ndarray, alpha: np.ndarray, coarse_fg: np.ndarray, coarse_bg: np.ndarray, index: np.ndarray,
+    ys: np.ndarray, xs: np.ndarray, sweeps: int, regularization: np.float32, gradient_weight: np.float32,
+) -> tuple[np.ndarray, np.ndarray]:
     """Jacobi sweeps of the multi-level method's update over the listed pixels.
 
     Args:
@@ -298,7 +303,8 @@ def _assemble(image: np.ndarray, alpha: np.ndarray, coarse_fg: np.ndarray, coars
 
 
 @njit(cache=True, nogil=True)
-def _fill(image, alpha, index, fg, bg, out_fg, out_bg):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+def _fill(image: np.ndarray, alpha: np.ndarray, index: np.ndarray, fg: np.ndarray, bg: np.ndarray,
+          out_fg: np.ndarray, out_bg: np.ndarray) -> None:
     """In place: the band's solution, ``F`` = image at alpha 1, ``B`` = image at alpha 0."""
     height, width = alpha.shape
     scale = np.float32(1 / 255)
@@ -327,7 +333,7 @@ def _assemble_u8(image: np.ndarray, alpha: np.ndarray, coarse_fg: np.ndarray, in
 
 
 @njit(cache=True, nogil=True)
-def _fill_u8(image, alpha, index, fg, out):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+def _fill_u8(image: np.ndarray, alpha: np.ndarray, index: np.ndarray, fg: np.ndarray, out: np.ndarray) -> None:
     """In place: the image at alpha 1, the band's solution rounded to 0..255."""
     height, width = alpha.shape
     for y in range(height):
