@@ -78,7 +78,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=["fast", "ml", "cf", "blur", "none"],
         help="foreground colour estimation for cutouts and composites: fast (default: pymatting's multi-level "
         "energy solved on the transition band; on RSSN composites closer to the true colours than ml in about "
-        "0.14 of its time), ml (pymatting multi-level), cf (closed form, slow, the closest), blur (Blur-Fusion: "
+        "an eighth of its time), ml (pymatting multi-level), cf (closed form, slow, the closest), blur (Blur-Fusion: "
         "as quick as fast, less exact), none (plain image x alpha)",
     )
     parser.add_argument("--background", help="composite background: colour (white, green, #rrggbb, r,g,b) or image file (default white)")
