@@ -30,7 +30,8 @@ it was still 0.7 of pymatting's.
 Compiled with numba (which pymatting brings) and cached on disk: the first
 use after installation compiles for about ten seconds (:func:`prepare`).
 Memory: about 15 bytes a pixel (the result, an index map, the half-size
-level's colours) and about 120 bytes a transition pixel;
+level's colours) and about 120 bytes a transition pixel (29 bytes a pixel in
+all on a 10.7 MP photo with 11 % transition, pymatting's method 78);
 :func:`gfm.inference.estimate_foreground` tiles images above 16 MP, as for
 pymatting's method.
 """
