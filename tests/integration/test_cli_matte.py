@@ -82,6 +82,25 @@ def test_estimated_foreground_and_background_image(tmp_path: Path, photos: Path,
     assert foreground.shape[:2] == np.asarray(Image.open(photos / "sample2.jpg")).shape[:2]
 
 
+def test_blur_fusion_cutout_without_pymatting(tmp_path: Path, photos: Path, tiny_checkpoints: dict[str, Path]) -> None:
+    """--foreground blur: the photo's own colours where the alpha is 255, the alpha
+    as transparency; pymatting (numba, about half a second) is never imported."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    args = ["matte", str(photos / "sample2.jpg"), "--out", str(out), "--model", str(tiny_checkpoints["TT"]),
+            "--foreground", "blur", "--outputs", "alpha,cutout", "-q"]
+    code = f"import sys\nfrom gfm.cli.main import main\nassert main({args!r}) == 0\nprint(sorted(m for m in ('pymatting', 'numba') if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.strip() == "[]", result.stderr
+    cut = np.asarray(Image.open(out / "sample2_cutout.png"))
+    alpha = np.asarray(Image.open(out / "sample2_alpha.png"))
+    photo = np.asarray(Image.open(photos / "sample2.jpg").convert("RGB"))
+    np.testing.assert_array_equal(cut[..., 3], alpha)
+    np.testing.assert_array_equal(cut[alpha == 255, :3], photo[alpha == 255])
+
+
 def test_ensemble_rim_and_16_bit(tmp_path: Path, photos: Path, tiny_checkpoints: dict[str, Path]) -> None:
     out = tmp_path / "out"
     models = [arg for r in ("TT", "FT", "BT") for arg in ("--model", str(tiny_checkpoints[r]))]

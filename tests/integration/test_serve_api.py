@@ -136,6 +136,15 @@ def test_every_output(client: TestClient, photo: bytes) -> None:
     assert _matte(client, photo, "alpha", alpha_bits="12").status_code == 422
 
 
+def test_blur_fusion_foreground(client: TestClient, photo: bytes) -> None:
+    """foreground=blur: Blur-Fusion colours, the photo's own where the alpha is 255."""
+    cut = np.asarray(_decode(_matte(client, photo, "cutout", foreground="blur").content))
+    original = np.asarray(_decode(photo).convert("RGB"))
+    opaque = cut[..., 3] == 255
+    assert cut.shape == (300, 200, 4) and opaque.any()
+    np.testing.assert_array_equal(cut[opaque, :3], original[opaque])
+
+
 def test_the_alpha_is_the_predictors(client: TestClient, service: MattingService, photo: bytes) -> None:
     image = read_image(_write(photo))
     expected = np.clip(np.rint(service.guided.predictor.predict(image).alpha * 255), 0, 255).astype(np.uint8)

@@ -105,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as error:
         raise ConfigError(f"gfm serve needs FastAPI and uvicorn ({error.name} is missing): pip install 'gfm-matting[serve]'") from None
     from gfm.data.foreground import load_pymatting
+    from gfm.inference.band_solver import prepare as prepare_fast
     from gfm.inference.guided import GuidedPredictor
     from gfm.serve.service import MattingService
     from gfm.serve.settings import LOOPBACK_HOSTS, ServeSettings
@@ -130,8 +131,9 @@ def run(args: argparse.Namespace) -> int:
         predictor = build_predictor(args, models)
         describe = _describe(specs, models, predictor)
         del models  # the predictor holds its own (optimised) copies
-        print("gfm serve: preparing pymatting's foreground estimation (compiled once after installation)...", file=sys.stderr, flush=True)
-        load_pymatting()
+        print("gfm serve: preparing the foreground estimation (compiled once after installation)...", file=sys.stderr, flush=True)
+        prepare_fast()
+        load_pymatting()  # --foreground ml is offered too
         app = create_app(MattingService(GuidedPredictor(predictor), settings, describe))
         host, port = sock.getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host

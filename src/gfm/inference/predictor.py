@@ -58,12 +58,14 @@ class MattingResult:
     trimap: np.ndarray | None = None
     image: np.ndarray | None = None
 
-    def foreground(self, method: str = "ml") -> np.ndarray:
+    def foreground(self, method: str = "fast") -> np.ndarray:
         """The foreground colours ``F`` of ``I = alpha F + (1 - alpha) B``.
 
         Args:
-            method: ``"ml"`` (pymatting multi-level, default), ``"cf"`` (closed
-                form, slow) or ``"none"`` (the image itself).
+            method: ``"fast"`` (default), ``"ml"`` (pymatting multi-level),
+                ``"cf"`` (closed form, slow), ``"blur"`` (Blur-Fusion) or
+                ``"none"`` (the image itself); see
+                :func:`gfm.inference.estimate_foreground`.
 
         Returns:
             ``(H, W, 3)`` uint8 RGB.
@@ -72,7 +74,7 @@ class MattingResult:
 
         return estimate_foreground(self._image(), self.alpha, method)
 
-    def cutout(self, foreground: str = "ml") -> np.ndarray:
+    def cutout(self, foreground: str = "fast") -> np.ndarray:
         """The cutout: ``(H, W, 4)`` uint8 RGBA, the foreground colours (see
         :meth:`foreground`) with the alpha matte as transparency."""
         from gfm.inference.foreground import cutout

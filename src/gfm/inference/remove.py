@@ -43,7 +43,7 @@ def remove(
     image: ImageInput | bytes,
     model: str | os.PathLike[str] | None = None,
     *,
-    foreground: str = "ml",
+    foreground: str = "fast",
     strategy: str | None = None,
     device: str = "auto",
 ) -> np.ndarray | bytes | Image.Image:
@@ -56,8 +56,9 @@ def remove(
             ``gfm train`` run folder; ``None``: the default weights
             (:func:`gfm.inference.models.default_model_name`: the bundled gfm-lite);
             registered weights missing from the cache are downloaded on first use.
-        foreground: foreground colour estimation, ``"ml"`` (default), ``"cf"``
-            or ``"none"`` (plain image x alpha); see :meth:`MattingResult.cutout`.
+        foreground: foreground colour estimation, ``"fast"`` (default),
+            ``"ml"``, ``"cf"``, ``"blur"`` or ``"none"`` (plain image x alpha);
+            see :func:`gfm.inference.estimate_foreground`.
         strategy: ``"hybrid"``, ``"single"`` or ``"resize"``; None (default): the
             strategy measured best for the weights.
         device: ``"auto"``, ``"cpu"``, ``"cuda"`` ...

@@ -36,7 +36,7 @@ from gfm.serve.uploads import UploadError, media_type, parse_multipart, read_bod
 STATIC_FILES = {"app.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8"}
 
 Output = Literal["cutout", "alpha", "foreground", "composite", "trimap"]
-ForegroundMethod = Literal["ml", "none"]
+ForegroundMethod = Literal["fast", "ml", "blur", "none"]
 
 _OUTPUT_HELP = "cutout (RGBA), alpha (gray), foreground (RGB colours), composite (RGB on `background`) or trimap (the glance map the fusion used, hints included: 0 / 128 / 255)"
 _IMAGE_BODY = {
@@ -160,7 +160,7 @@ def create_app(service: MattingService) -> FastAPI:
     async def matte(
         request: Request,
         output: Output = Query("cutout", description=_OUTPUT_HELP),
-        foreground: ForegroundMethod = Query("ml", description="foreground colours: ml (pymatting multi-level) or none (image x alpha)"),
+        foreground: ForegroundMethod = Query("fast", description="foreground colours: fast (pymatting's multi-level energy on the transition band; default), ml (pymatting multi-level), blur (Blur-Fusion: quick, less exact) or none (image x alpha)"),
         background: str = Query("white", description="composite colour: a name, #rrggbb or r,g,b"),
         alpha_bits: int = Query(8, description="bit depth of output=alpha: 8 or 16"),
         max_side: int | None = Query(None, ge=16, le=65536, description="a preview: scale the output so that its longer side is at most this many pixels (faster foreground colours); default full size"),
@@ -186,7 +186,7 @@ def create_app(service: MattingService) -> FastAPI:
         session_id: str,
         request: Request,
         output: Output = Query("cutout", description=_OUTPUT_HELP),
-        foreground: ForegroundMethod = Query("ml", description="foreground colours: ml or none"),
+        foreground: ForegroundMethod = Query("fast", description="foreground colours: fast (default), ml, blur or none"),
         background: str = Query("white", description="composite colour: a name, #rrggbb or r,g,b"),
         alpha_bits: int = Query(8, description="bit depth of output=alpha: 8 or 16"),
         max_side: int | None = Query(None, ge=16, le=65536, description="a preview: scale the output so that its longer side is at most this many pixels (faster foreground colours); default full size"),

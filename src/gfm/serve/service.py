@@ -43,7 +43,7 @@ T = TypeVar("T")
 OUTPUTS = ("cutout", "alpha", "foreground", "composite", "trimap")
 FOREGROUND_OUTPUTS = ("cutout", "foreground", "composite")
 #: Foreground estimation on the server: the closed form is far too slow to offer.
-SERVER_FOREGROUND_METHODS = ("ml", "none")
+SERVER_FOREGROUND_METHODS = ("fast", "ml", "blur", "none")
 
 
 class Busy(Exception):
@@ -157,7 +157,7 @@ class RenderOptions:
 
     Attributes:
         output: one of :data:`OUTPUTS`.
-        foreground: ``"ml"`` or ``"none"`` (see :func:`gfm.inference.estimate_foreground`).
+        foreground: ``"fast"``, ``"ml"``, ``"blur"`` or ``"none"`` (see :func:`gfm.inference.estimate_foreground`).
         background: composite background, an RGB colour ...
         background_image: ... or an encoded image (resized to cover).
         alpha_bits: 8 or 16 for ``alpha``.
@@ -167,7 +167,7 @@ class RenderOptions:
     """
 
     output: str = "cutout"
-    foreground: str = "ml"
+    foreground: str = "fast"
     background: tuple[int, int, int] = (255, 255, 255)
     background_image: bytes | None = None
     alpha_bits: int = 8
