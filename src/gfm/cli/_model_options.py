@@ -10,6 +10,7 @@ Heavy imports stay inside the functions (``gfm --help`` must stay fast).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -106,7 +107,9 @@ def load_models(args: argparse.Namespace) -> tuple[list[str], list[GFM]]:
 
     from gfm.cpu import inference_threads
 
-    torch.set_num_threads(args.threads or inference_threads())  # a busy machine is not oversubscribed
+    threads = args.threads or inference_threads()
+    torch.set_num_threads(threads)  # a busy machine is not oversubscribed
+    os.environ.setdefault("NUMBA_NUM_THREADS", str(min(threads, os.cpu_count() or 1)))  # foreground sweeps (read when numba loads)
     specs = model_specs(args)
     progress = not getattr(args, "quiet", False) and sys.stderr.isatty()
     return specs, [load_model_spec(spec, rosta=args.rosta, progress=progress) for spec in specs]
