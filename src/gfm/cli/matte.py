@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from gfm.inference.batch import OUTPUT_KINDS
+    from gfm.inference.foreground import DEFAULT_FOREGROUND, FOREGROUND_METHODS
 
     parser = subparsers.add_parser(
         "matte",
@@ -74,8 +75,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_model_options(parser)
     parser.add_argument(
         "--foreground",
-        default="fast",
-        choices=["fast", "ml", "cf", "blur", "none"],
+        default=DEFAULT_FOREGROUND,
+        choices=FOREGROUND_METHODS,
         help="foreground colour estimation for cutouts and composites: fast (default: pymatting's multi-level "
         "energy solved on the transition band; on RSSN composites closer to the true colours than ml in about "
         "an eighth of its time), ml (pymatting multi-level), cf (closed form, slow, the closest), blur (Blur-Fusion: "
