@@ -125,16 +125,21 @@ class OnnxPredictor:
     Args:
         models: an ONNX file (or several, for a per-pixel median ensemble), or
             loaded :class:`OnnxModel` objects.
-        strategy: ``"hybrid"`` (default), ``"single"``, ``"resize"`` or a
-            :class:`~gfm.inference.strategies.Strategy`.
+        strategy: ``"hybrid"``, ``"single"``, ``"resize"``, a
+            :class:`~gfm.inference.strategies.Strategy`, or None (default): the
+            strategy recorded in the (first) file, the one measured best for its
+            weights (as :class:`~gfm.inference.Predictor` chooses it).
         max_pixels: working-resolution budget a pass (content pixels).
         threads: onnxruntime intra-op threads (None: onnxruntime's default).
+
+    Attributes:
+        precision: ``"fp32"`` or ``"int8"``, as the (first) file was exported.
     """
 
     def __init__(
         self,
         models: str | os.PathLike[str] | OnnxModel | Sequence[str | os.PathLike[str] | OnnxModel],
-        strategy: str | Strategy = "hybrid",
+        strategy: str | Strategy | None = None,
         *,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         threads: int | None = None,
@@ -142,11 +147,14 @@ class OnnxPredictor:
         items = [models] if isinstance(models, (str, os.PathLike, OnnxModel)) else list(models)
         if not items:
             raise InputError("OnnxPredictor needs at least one ONNX file")
-        self.strategy = get_strategy(strategy)
         if max_pixels < MIN_SIDE * MIN_SIDE:
             raise InputError(f"the working-resolution budget (--max-pixels) must be at least {MIN_SIDE}x{MIN_SIDE} = {MIN_SIDE * MIN_SIDE} pixels, got {max_pixels}")
         self.max_pixels = max_pixels
         self.models = [m if isinstance(m, OnnxModel) else OnnxModel(m, threads) for m in items]
+        first = self.models[0]
+        self.strategy = get_strategy(first.metadata.get("gfm.recommended_strategy", "hybrid") if strategy is None else strategy)
+        quantization = first.metadata.get("gfm.quantization", "none")
+        self.precision = "fp32" if quantization == "none" else quantization
 
     def _run_model(self, model: OnnxModel, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         height, width = image.shape[:2]

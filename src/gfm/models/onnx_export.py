@@ -15,7 +15,8 @@ passes does exactly the hybrid work; the one-scale strategies feed the same
 array to both inputs (the encoder then runs twice). The input normalisation of
 the weights is part of the graph. The model's metadata (``metadata_props``,
 keys ``gfm.*``) names the model, its variant, the normalisation and the
-recommended strategy, so the runtime needs nothing else.
+strategy measured best for the weights (what :class:`~gfm.inference.Predictor`
+uses by default), so the runtime needs nothing else.
 
 Two rewrites make the network exportable with dynamic sizes (same values to
 about 1e-5): batch norms are folded (:func:`~gfm.models.optimize.optimize_for_inference`)
@@ -131,6 +132,7 @@ class ExportInfo:
 
 def export_metadata(model: GFM, model_name: str, normalization: Normalization, quantization: str = "none") -> dict[str, str]:
     """The ``gfm.*`` metadata stored in an exported file (string values; JSON where structured)."""
+    from gfm.inference.precision import inference_defaults
     from gfm.inference.strategies import STRATEGIES
 
     provenance = getattr(getattr(model, "checkpoint_meta", None), "provenance", {}) or {}
@@ -144,7 +146,7 @@ def export_metadata(model: GFM, model_name: str, normalization: Normalization, q
         "gfm.input": "RGB float32 in 0..255, NCHW, batch 1; height and width multiples of gfm.output_stride",
         "gfm.normalization": json.dumps({**normalization.to_dict(), "applied": "inside the graph"}),
         "gfm.strategies": json.dumps({name: {"glance_scale": s.glance_scale, "focus_scale": s.focus_scale} for name, s in STRATEGIES.items()}),
-        "gfm.recommended_strategy": "hybrid",
+        "gfm.recommended_strategy": inference_defaults(model).strategy,  # measured best for these weights
         "gfm.quantization": quantization,
         "gfm.provenance": json.dumps(provenance, default=str),
     }
