@@ -88,11 +88,11 @@ def matte_cases(model: gfm.GFM, onnx_files: dict[str, Path], threads: int, out: 
         return run
 
     cases = {
-        "PyTorch fp32": file_to_file(Predictor(model, device="cpu")),
-        "PyTorch bf16": file_to_file(Predictor(model, device="cpu", precision="bf16")),
+        "PyTorch fp32": file_to_file(Predictor(model, "hybrid", device="cpu", precision="fp32")),
+        "PyTorch bf16": file_to_file(Predictor(model, "hybrid", device="cpu", precision="bf16")),
     }
     for label, path in onnx_files.items():
-        cases[label] = file_to_file(OnnxPredictor(path, threads=threads))
+        cases[label] = file_to_file(OnnxPredictor(path, "hybrid", threads=threads))
     return cases
 
 

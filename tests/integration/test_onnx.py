@@ -64,13 +64,17 @@ def test_exported_graph_matches_pytorch_on_real_photos(default_model, exported: 
             assert np.abs(have - want).max() < 1e-4
 
 
-def test_exported_file_describes_itself(exported: Path) -> None:
-    from gfm.inference.onnx_runtime import OnnxModel
+def test_exported_file_describes_itself(default_model, exported: Path) -> None:
+    from gfm.inference.onnx_runtime import OnnxModel, OnnxPredictor
+    from gfm.inference.precision import inference_defaults
 
     model = OnnxModel(exported)
     meta = model.metadata
     assert meta["gfm.model"] == "gfm-lite" and meta["gfm.variant"] == "effl0-TT" and meta["gfm.head"] == "TT"
-    assert meta["gfm.quantization"] == "none" and meta["gfm.recommended_strategy"] == "hybrid"
+    # the strategy measured best for the weights, which the runtime then uses by default
+    assert meta["gfm.quantization"] == "none" and meta["gfm.recommended_strategy"] == inference_defaults(default_model).strategy
+    predictor = OnnxPredictor(model)
+    assert predictor.strategy.name == inference_defaults(default_model).strategy and predictor.precision == "fp32"
     normalization = json.loads(meta["gfm.normalization"])
     assert normalization["name"] == "imagenet" and normalization["mean"] == pytest.approx([123.675, 116.28, 103.53])
     assert json.loads(meta["gfm.strategies"])["hybrid"] == {"glance_scale": pytest.approx(1 / 3), "focus_scale": 0.5}
@@ -84,7 +88,7 @@ def test_onnx_predictor_gives_the_pytorch_alpha(exported: Path, strategy: str) -
 
     image = read_image(PHOTOS[0])
     options = {"max_pixels": 200 * 300}
-    want = Predictor(None, strategy, device="cpu", **options).predict(image, trimap=True)
+    want = Predictor(None, strategy, device="cpu", precision="fp32", **options).predict(image, trimap=True)
     got = OnnxPredictor(exported, strategy, threads=1, **options).predict(image, trimap=True)
     assert got.alpha.shape == want.alpha.shape == image.shape[:2]
     assert np.abs(got.alpha - want.alpha).max() < 1e-4
@@ -95,8 +99,8 @@ def test_gfm_matte_with_an_onnx_file(exported: Path, tmp_path: Path) -> None:
     """The CLI: the same 8-bit alpha as the PyTorch model (at most 1 level apart,
     in under 0.1 % of the pixels: float rounding at the 8-bit steps) and every output kind."""
     photo = PHOTOS[1]
-    common = [str(photo), "--max-pixels", "300x200", "--threads", "1", "-q"]
-    assert main(["matte", *common, "--out", str(tmp_path / "pt"), "--outputs", "alpha"]) == 0
+    common = [str(photo), "--max-pixels", "300x200", "--threads", "1", "-q"]  # each: the weights' own strategy
+    assert main(["matte", *common, "--precision", "fp32", "--out", str(tmp_path / "pt"), "--outputs", "alpha"]) == 0
     assert main(["matte", *common, "--model", str(exported), "--out", str(tmp_path / "onnx"),
                  "--outputs", "alpha,cutout,trimap,preview"]) == 0
     want = read_alpha(tmp_path / "pt" / "sample10_alpha.png").astype(int)

@@ -15,7 +15,7 @@ int8 file (``gfm export --quantize int8``) rather than bf16, and RIM models
 and guided matting (``--hint``) need the PyTorch predictor.
 
 This module imports neither torch nor any module that does; it needs
-``onnxruntime`` (``pip install "gfm[onnx]"``).
+``onnxruntime`` (``pip install "gfm-matting[onnx]"``).
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ class OnnxModel:
         try:
             import onnxruntime as ort
         except ImportError:
-            raise ConfigError(f'{self.path}: running ONNX files needs onnxruntime: pip install "gfm[onnx]" (or onnxruntime)') from None
+            raise ConfigError(f'{self.path}: running ONNX files needs onnxruntime: pip install "gfm-matting[onnx]" (or onnxruntime)') from None
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = int(threads)

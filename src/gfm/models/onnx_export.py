@@ -191,7 +191,7 @@ def _quantize_int8(source: Path, target: Path) -> None:
     try:
         from onnxruntime.quantization import QuantType, quantize_dynamic
     except ImportError:
-        raise ConfigError('--quantize int8 needs onnxruntime: pip install "gfm[onnx]"') from None
+        raise ConfigError('--quantize int8 needs onnxruntime: pip install "gfm-matting[onnx]"') from None
     import logging
 
     root = logging.getLogger()
@@ -249,7 +249,7 @@ def export_onnx(
     try:
         import onnx  # noqa: F401  (writing the metadata needs it)
     except ImportError:
-        raise ConfigError('gfm export needs the onnx package: pip install "gfm[onnx]"') from None
+        raise ConfigError('gfm export needs the onnx package: pip install "gfm-matting[onnx]"') from None
     normalization = getattr(getattr(model, "checkpoint_meta", None), "normalization", None) or RAW_255
     prepared = optimize_for_inference(model, channels_last=False)
     _exportable_pools(prepared)
