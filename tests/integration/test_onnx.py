@@ -161,6 +161,7 @@ def test_int8_export_of_a_tiny_model(tmp_path: Path) -> None:
 
 
 def test_rim_models_and_foreign_files_are_refused(tmp_path: Path) -> None:
+    from gfm.inference.models import load_model_spec
     from gfm.inference.onnx_runtime import OnnxModel
     from gfm.models.onnx_export import export_onnx
     from gfm.models.registry import create_model
@@ -168,6 +169,8 @@ def test_rim_models_and_foreign_files_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="RIM"):
         export_onnx(create_model("tiny", "RIM"), tmp_path / "rim.onnx", model_name="tiny-rim")
     assert not (tmp_path / "rim.onnx").exists()
+    with pytest.raises(CheckpointError, match="gfm matte --model"):  # PyTorch loaders point to the ONNX runtime
+        load_model_spec(tmp_path / "junk.onnx")
     with pytest.raises(CheckpointError, match="no such ONNX file"):
         OnnxModel(tmp_path / "missing.onnx")
     (tmp_path / "junk.onnx").write_bytes(b"not a model")
