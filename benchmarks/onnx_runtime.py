@@ -7,7 +7,7 @@ the same compute as the released ones):
   pass is 800x800 (glance pass 544x544, focus pass 800x800), network only.
   Both runtimes do the same work (PyTorch's focus heads dense, as onnxruntime's).
 * matte: a whole 1620x1080 photo, file to file as `gfm matte --outputs
-  alpha,cutout` does it (read, predict with the hybrid strategy, foreground
+  alpha,cutout` does it (read, predict with the hybrid strategy or --strategy, foreground
   colours, both PNGs written), the model already loaded. PyTorch here runs its
   focus heads around the transition area only (its CPU default).
 
@@ -15,7 +15,7 @@ Cases are interleaved round by round (the machine may be shared) and the
 median of the rounds is printed, with the command line.
 
     python benchmarks/onnx_runtime.py                    # 2 threads, 5 rounds
-    python benchmarks/onnx_runtime.py --models gfm-lite --rounds 3
+    python benchmarks/onnx_runtime.py --models gfm-lite --rounds 3 --strategy single
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def network_cases(model: gfm.GFM, onnx_files: dict[str, Path], threads: int) -> 
     return cases
 
 
-def matte_cases(model: gfm.GFM, onnx_files: dict[str, Path], threads: int, out: Path) -> dict[str, Callable[[], object]]:
+def matte_cases(model: gfm.GFM, onnx_files: dict[str, Path], threads: int, out: Path, strategy: str) -> dict[str, Callable[[], object]]:
     image = cv2.resize(read_image(PHOTO), (1620, 1080), interpolation=cv2.INTER_AREA)
     photo = out / "photo.png"
     write_image(photo, image)
@@ -88,11 +88,11 @@ def matte_cases(model: gfm.GFM, onnx_files: dict[str, Path], threads: int, out: 
         return run
 
     cases = {
-        "PyTorch fp32": file_to_file(Predictor(model, "hybrid", device="cpu", precision="fp32")),
-        "PyTorch bf16": file_to_file(Predictor(model, "hybrid", device="cpu", precision="bf16")),
+        "PyTorch fp32": file_to_file(Predictor(model, strategy, device="cpu", precision="fp32")),
+        "PyTorch bf16": file_to_file(Predictor(model, strategy, device="cpu", precision="bf16")),
     }
     for label, path in onnx_files.items():
-        cases[label] = file_to_file(OnnxPredictor(path, "hybrid", threads=threads))
+        cases[label] = file_to_file(OnnxPredictor(path, strategy, threads=threads))
     return cases
 
 
@@ -113,6 +113,7 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["gfm-lite", "r34-TT"], help="weights names, or r34-TT (random weights)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--strategy", default="hybrid", choices=["hybrid", "single", "resize"], help="of the matte workload")
     args = parser.parse_args()
 
     import onnxruntime
@@ -121,7 +122,7 @@ def main() -> None:
     print(f"command: python {' '.join(sys.argv)}")
     print(f"torch {torch.__version__}, onnxruntime {onnxruntime.__version__}, {platform.processor() or platform.machine()}, "
           f"threads={args.threads}, median of {args.rounds} interleaved rounds after one warm-up")
-    print(f"network: glance {GLANCE[0]}x{GLANCE[1]} + focus {FOCUS[0]}x{FOCUS[1]}; matte: 1620x1080 {PHOTO.name}, hybrid, alpha + cutout PNGs")
+    print(f"network: glance {GLANCE[0]}x{GLANCE[1]} + focus {FOCUS[0]}x{FOCUS[1]}; matte: 1620x1080 {PHOTO.name}, {args.strategy}, alpha + cutout PNGs")
     rows = []
     with tempfile.TemporaryDirectory(prefix="gfm-onnx-bench-") as scratch:
         folder = Path(scratch)
@@ -133,7 +134,7 @@ def main() -> None:
                 export_onnx(model, path, model_name=name, quantize=quantize)
                 files[label] = path
             network = interleaved_medians(network_cases(model, files, args.threads), args.rounds)
-            matte = interleaved_medians(matte_cases(model, files, args.threads, folder), args.rounds)
+            matte = interleaved_medians(matte_cases(model, files, args.threads, folder, args.strategy), args.rounds)
             rows += [(name, case, network[case], matte[case]) for case in network]
     print(f"{'model':<10} {'runtime':<14} {'network (s)':>12} {'matte (s)':>10}")
     for name, case, network_s, matte_s in rows:

@@ -18,6 +18,7 @@ from gfm.cli._arguments import pixel_count, positive_int
 
 if TYPE_CHECKING:
     from gfm.inference import Predictor, Strategy
+    from gfm.inference.onnx_runtime import OnnxPredictor
     from gfm.models import GFM
 
 STRATEGY_CHOICES = ("hybrid", "single", "resize", "ensemble")
@@ -125,7 +126,7 @@ def onnx_specs(args: argparse.Namespace) -> list[str] | None:
     return onnx
 
 
-def build_onnx_predictor(args: argparse.Namespace, specs: list[str]) -> Any:
+def build_onnx_predictor(args: argparse.Namespace, specs: list[str]) -> OnnxPredictor:
     """An :class:`~gfm.inference.onnx_runtime.OnnxPredictor` of ONNX files with the
     options of ``args`` (``--threads`` sets onnxruntime's threads; without
     ``--strategy``, the strategy recorded in the first file). Imports no torch."""
