@@ -306,9 +306,13 @@ def pytorch_reference(model: GFM, glance_image: Any, focus_image: Any) -> tuple[
             (H, W multiples of the output stride).
     """
     normalization = getattr(getattr(model, "checkpoint_meta", None), "normalization", None) or RAW_255
+    training = model.training
     wrapper = TwoPassGFM(model.eval(), normalization)
-    with torch.no_grad():
-        glance, focus = wrapper(torch.from_numpy(glance_image), torch.from_numpy(focus_image))
+    try:
+        with torch.no_grad():
+            glance, focus = wrapper(torch.from_numpy(glance_image), torch.from_numpy(focus_image))
+    finally:
+        model.train(training)  # the caller's model is left as it was
     return glance.numpy(), focus.numpy()
 
 
