@@ -19,6 +19,7 @@ from gfm.cli._arguments import pixel_count, positive_int
 
 if TYPE_CHECKING:
     from gfm.inference import Predictor, Strategy
+    from gfm.inference.onnx_runtime import OnnxPredictor
     from gfm.models import GFM
 
 STRATEGY_CHOICES = ("hybrid", "single", "resize", "ensemble")
@@ -33,7 +34,8 @@ STRATEGY_HELP = (
 MODEL_HELP = (
     "weights name, checkpoint file, or a `gfm train` run folder (its best.pt, else last.pt); "
     "repeat for an ensemble (default gfm-lite, shipped with gfm; the paper's checkpoints, e.g. gfm-r34-tt, "
-    "are downloaded on first use; for --strategy ensemble gfm-r34-tt, gfm-r34-ft and gfm-r34-bt)"
+    "are downloaded on first use; for --strategy ensemble gfm-r34-tt, gfm-r34-ft and gfm-r34-bt); "
+    "an .onnx file from `gfm export` runs through onnxruntime"
 )
 
 
@@ -97,6 +99,48 @@ def model_specs(args: argparse.Namespace) -> list[str]:
 def describe_models(specs: list[str]) -> str:
     """Specs as recorded in reports: checkpoint files resolved to absolute paths."""
     return ", ".join(str(Path(spec).resolve()) if Path(spec).exists() else spec for spec in specs)
+
+
+def onnx_specs(args: argparse.Namespace) -> list[str] | None:
+    """The ``--model`` values when they name ONNX files (``gfm export``), else ``None``.
+
+    Raises:
+        InputError: ONNX files mixed with PyTorch models, or options the ONNX
+            runtime does not have (``--precision bf16``, ``--device cuda``, ``--rosta``).
+    """
+    from gfm.errors import InputError
+    from gfm.inference.onnx_runtime import is_onnx_file
+
+    given = args.model or []
+    onnx = [spec for spec in given if is_onnx_file(spec)]
+    if not onnx:
+        return None
+    if len(onnx) != len(given):
+        raise InputError("--model: ONNX files and PyTorch models cannot be mixed in one ensemble; give only .onnx files or none")
+    if args.precision == "bf16":
+        raise InputError("--precision bf16 is a PyTorch option; an ONNX file runs at the precision it was exported with "
+                         "(gfm export --quantize int8 for int8)")
+    if args.device not in (None, "auto", "cpu"):
+        raise InputError(f"--device {args.device}: ONNX files run on the CPU here; leave --device out")
+    if args.rosta:
+        raise InputError("--rosta applies to released checkpoint files, not to ONNX files (their RoSTa is recorded in them)")
+    return onnx
+
+
+def build_onnx_predictor(args: argparse.Namespace, specs: list[str]) -> OnnxPredictor:
+    """An :class:`~gfm.inference.onnx_runtime.OnnxPredictor` of ONNX files with the
+    options of ``args`` (``--threads`` sets onnxruntime's threads; without
+    ``--strategy``, the strategy recorded in the first file). Imports no torch."""
+    from gfm.cpu import inference_threads
+    from gfm.inference.onnx_runtime import OnnxPredictor
+    from gfm.inference.sizing import DEFAULT_MAX_PIXELS
+
+    return OnnxPredictor(
+        specs,
+        ENSEMBLE_MEMBER_STRATEGY if is_ensemble(args) else args.strategy,
+        max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
+        threads=args.threads or inference_threads(),
+    )
 
 
 def load_models(args: argparse.Namespace) -> tuple[list[str], list[GFM]]:

@@ -27,6 +27,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "gfm.cli.weights",
     "gfm.cli.models",
     "gfm.cli.convert",
+    "gfm.cli.export",
     "gfm.cli.profile",
 )
 

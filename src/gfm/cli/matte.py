@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gfm.cli._arguments import add_progress_option
-from gfm.cli._model_options import add_model_options, build_predictor, load_models, say_models
+from gfm.cli._model_options import add_model_options, build_onnx_predictor, build_predictor, load_models, onnx_specs, say_models
 
 if TYPE_CHECKING:
     from gfm.inference.batch import MatteJob
@@ -59,7 +59,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "weights: --model takes a name from `gfm weights list` or a checkpoint path. The default,\n"
             "gfm-lite, is shipped with gfm (no download). The paper's checkpoints (e.g. gfm-r34-tt) are\n"
             "downloaded on first use; without internet, register a copy with\n"
-            "`gfm weights import FILE --name gfm-r34-tt`."
+            "`gfm weights import FILE --name gfm-r34-tt`. An .onnx file written by `gfm export` runs\n"
+            "through onnxruntime (no PyTorch; same strategies and outputs; not with --hint)."
         ),
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
@@ -173,6 +174,7 @@ def run(args: argparse.Namespace) -> int:
         is_single_file_output,
         plan_outputs,
     )
+    from gfm.errors import InputError
     from gfm.inference.foreground import parse_background
     from gfm.io import decode_image, read_image
     from gfm.io.atomic import remove_stale_temporaries
@@ -204,11 +206,21 @@ def run(args: argparse.Namespace) -> int:
         remove_stale_temporaries(folder)  # what killed runs left
 
     hints_for = _hint_finder(args.hint, jobs)
-    specs, models = load_models(args)
-    predictor = build_predictor(args, models)
-    if not args.quiet:
-        say_models(specs, models, predictor)
-    del models  # the predictor holds its own (optimised) copies: free the loaded ones
+    onnx_files = onnx_specs(args)
+    if onnx_files is not None:  # exported files: onnxruntime, no torch
+        if hints_for is not None:
+            raise InputError("--hint needs the PyTorch model (guided matting reads the network's maps); "
+                             "give --model NAME or a checkpoint instead of an .onnx file")
+        predictor = build_onnx_predictor(args, onnx_files)
+        if not args.quiet:
+            print(f"model: {', '.join(m.name for m in predictor.models)}, strategy {predictor.strategy.name}, "
+                  f"precision {predictor.precision}", file=sys.stderr)
+    else:
+        specs, models = load_models(args)
+        predictor = build_predictor(args, models)
+        if not args.quiet:
+            say_models(specs, models, predictor)
+        del models  # the predictor holds its own (optimised) copies: free the loaded ones
     guided = None
     if hints_for is not None:
         from gfm.inference.guided import GuidedPredictor

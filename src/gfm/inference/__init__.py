@@ -15,6 +15,7 @@ _LAZY = {
     "NetworkMaps": "gfm.inference.guided",
     "MattingResult": "gfm.inference.predictor",
     "Predictor": "gfm.inference.predictor",
+    "OnnxPredictor": "gfm.inference.onnx_runtime",
     "STRATEGIES": "gfm.inference.strategies",
     "Strategy": "gfm.inference.strategies",
     "get_strategy": "gfm.inference.strategies",
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from gfm.inference.guided import GuidedPredictor, NetworkMaps
     from gfm.inference.predictor import DEFAULT_MAX_PIXELS, MattingResult, Predictor
     from gfm.inference.models import default_model_name, load_model_spec
+    from gfm.inference.onnx_runtime import OnnxPredictor
     from gfm.inference.remove import remove
     from gfm.inference.strategies import STRATEGIES, Strategy, get_strategy
 

@@ -65,13 +65,18 @@ def load_model_spec(
     files and run folders get none (hybrid, fp32).
 
     Raises:
-        CheckpointError: missing file, unknown name, weights not in the cache and
-            not downloadable (the message says where to get them and how to import them).
+        CheckpointError: missing file, unknown name, an ``.onnx`` file (which
+            :class:`~gfm.inference.onnx_runtime.OnnxPredictor` runs), weights not in the
+            cache and not downloadable (the message says where to get them and how to import them).
     """
     spec = default_model_name() if spec is None else os.fspath(spec)
     path = Path(spec)
     if path.is_dir():
         return load_model(run_weights(path), rosta=rosta)
+    if path.suffix.lower() == ".onnx":  # an exported graph, not PyTorch weights
+        raise CheckpointError(f"{spec}: an ONNX file from `gfm export` runs with `gfm matte --model {spec}` "
+                              "(or gfm.inference.onnx_runtime.OnnxPredictor); here give the weights it was exported from "
+                              "(to evaluate it: gfm matte ... --outputs alpha, then gfm evaluate --pred)")
     if path.exists():
         return load_model(path, rosta=rosta)
     if path.suffix or "/" in spec or "\\" in spec:

@@ -17,76 +17,22 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import cv2
 import numpy as np
 import torch
-from PIL.Image import Image as PILImage
 
 from gfm.errors import InputError
-from gfm.inference.sizing import MIN_SIDE, WorkingSize, from_network_output, to_network_input, working_size
 from gfm.inference.precision import inference_defaults, resolve_precision
+from gfm.inference.result import ImageInput, MattingResult, as_rgb
+from gfm.inference.result import fuse_full_resolution as _fuse_full_resolution
+from gfm.inference.result import tt_trimap_full_resolution as _tt_trimap_full_resolution
+from gfm.inference.sizing import DEFAULT_MAX_PIXELS, MIN_SIDE, WorkingSize, from_network_output, to_network_input, working_size
 from gfm.inference.strategies import Strategy, get_strategy
 from gfm.models.gfm import GFM
 from gfm.models.normalization import RAW_255, Normalization
 from gfm.models.optimize import optimize_for_inference
-
-#: What :meth:`Predictor.predict` takes: a path, a PIL image or a uint8 array.
-ImageInput = Union[str, "os.PathLike[str]", PILImage, np.ndarray]
-
-# Working-resolution budget: 1600 x 1600 content pixels a pass (the released
-# code caps each side at 1600). Bounds memory for huge photos.
-DEFAULT_MAX_PIXELS = 1600 * 1600
-
-
-@dataclass
-class MattingResult:
-    """The prediction for one image.
-
-    Attributes:
-        alpha: ``(H, W)`` float32 in [0, 1], the input's size.
-        trimap: ``(H, W)`` uint8 glance map at full resolution (TT: 0 background,
-            128 transition, 255 foreground, exactly the areas the fusion used;
-            FT / BT: 255 where the glance class is 1), or ``None`` if not requested.
-        image: ``(H, W, 3)`` uint8 RGB, the input (for :meth:`foreground` and :meth:`cutout`).
-    """
-
-    alpha: np.ndarray
-    trimap: np.ndarray | None = None
-    image: np.ndarray | None = None
-
-    def foreground(self, method: str = "fast") -> np.ndarray:
-        """The foreground colours ``F`` of ``I = alpha F + (1 - alpha) B``.
-
-        Args:
-            method: ``"fast"`` (default), ``"ml"`` (pymatting multi-level),
-                ``"cf"`` (closed form, slow), ``"blur"`` (Blur-Fusion) or
-                ``"none"`` (the image itself); see
-                :func:`gfm.inference.estimate_foreground`.
-
-        Returns:
-            ``(H, W, 3)`` uint8 RGB.
-        """
-        from gfm.inference.foreground import estimate_foreground
-
-        return estimate_foreground(self._image(), self.alpha, method)
-
-    def cutout(self, foreground: str = "fast") -> np.ndarray:
-        """The cutout: ``(H, W, 4)`` uint8 RGBA, the foreground colours (see
-        :meth:`foreground`) with the alpha matte as transparency."""
-        from gfm.inference.foreground import cutout
-
-        return cutout(self.foreground(foreground), self.alpha)
-
-    def _image(self) -> np.ndarray:
-        if self.image is None:
-            raise InputError("this MattingResult holds no image; give it one (MattingResult(alpha, image=rgb)) "
-                             "or use gfm.inference.estimate_foreground(image, result.alpha)")
-        return self.image
-
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """``"auto"`` -> CUDA when available, else CPU."""
@@ -103,12 +49,6 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
         raise InputError(f"--device {device}: PyTorch sees {torch.cuda.device_count()} CUDA device(s) (cuda:0 ...); pick one of them")
     return device
-
-
-def _tt_trimap_full_resolution(classes: np.ndarray, glance_size: WorkingSize, height: int, width: int) -> np.ndarray:
-    """The TT glance classes as an 8-bit map (0/128/255) up-sampled bilinearly to ``(height, width)``."""
-    trimap_low = (classes * 127.5).round().astype(np.uint8)  # 0, 128, 255
-    return from_network_output(trimap_low, glance_size, height, width)
 
 
 def _focus_pixels_needed(uses_focus: np.ndarray, focus_size: WorkingSize) -> torch.Tensor | None:
@@ -128,39 +68,6 @@ def _focus_pixels_needed(uses_focus: np.ndarray, focus_size: WorkingSize) -> tor
     needed = np.zeros((focus_size.padded_height, focus_size.padded_width), dtype=bool)
     needed[: focus_size.height, : focus_size.width] = cover
     return torch.from_numpy(needed)
-
-
-def _fuse_full_resolution(
-    head: str, classes: np.ndarray, glance_size: WorkingSize, focus: np.ndarray, trimap: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Fuse a low-resolution glance class map with a full-resolution focus alpha.
-
-    The class map is up-sampled bilinearly as an 8-bit map (TT: 0/128/255);
-    pixels where it is not exactly background or foreground (class borders)
-    count as transition and take the focus alpha, as in the released test code.
-
-    ``trimap``: the TT map already up-sampled by :func:`_tt_trimap_full_resolution`.
-    ``focus`` (float32) becomes the TT alpha in place: pass a fresh array.
-
-    Returns:
-        ``(alpha, glance map)``, both ``(H, W)``.
-    """
-    height, width = focus.shape
-    if head == "TT":
-        if trimap is None:
-            trimap = _tt_trimap_full_resolution(classes, glance_size, height, width)
-        alpha = focus.astype(np.float32, copy=False)  # a fresh full-size array: modified in place
-        alpha[trimap == 255] = 1.0
-        alpha[trimap == 0] = 0.0
-        glance_map = np.where((trimap == 0) | (trimap == 255), trimap, 128).astype(np.uint8)
-        return alpha, glance_map
-    up = from_network_output((classes * 255).astype(np.uint8), glance_size, height, width)
-    solid = (up >= 128).astype(np.float32)
-    if head == "FT":
-        alpha = np.minimum(solid + focus, 1.0)
-    else:  # BT
-        alpha = np.maximum(solid - focus, 0.0)
-    return alpha.astype(np.float32), (solid * 255).astype(np.uint8)
 
 
 class Predictor:
@@ -310,26 +217,6 @@ class Predictor:
             alpha = np.median(np.stack([a for a, _ in outputs]), axis=0).astype(np.float32)
             glance_map = outputs[0][1]
         return MattingResult(np.clip(alpha, 0.0, 1.0, out=alpha), glance_map if trimap else None, image)  # in place: alpha is ours
-
-
-def as_rgb(image: ImageInput) -> np.ndarray:
-    """Any image input of :meth:`Predictor.predict` as ``(H, W, 3)`` uint8 RGB."""
-    if isinstance(image, (str, os.PathLike)):
-        from gfm.io import read_image
-
-        return read_image(Path(image))
-    if isinstance(image, PILImage):
-        from gfm.io import image_to_rgb
-
-        return image_to_rgb(image)
-    image = np.asarray(image)
-    if image.dtype == np.uint8 and image.ndim == 2:
-        return np.repeat(image[..., None], 3, axis=2)
-    if image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 4:
-        return np.ascontiguousarray(image[..., :3])
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise InputError(f"expected an (H, W, 3) uint8 RGB image (or (H, W) gray, (H, W, 4) RGBA), got {image.dtype} {image.shape}")
-    return image
 
 
 __all__ = ["DEFAULT_MAX_PIXELS", "ImageInput", "MattingResult", "Predictor", "as_rgb", "resolve_device"]

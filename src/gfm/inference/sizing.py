@@ -13,6 +13,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+# Working-resolution budget: 1600 x 1600 content pixels a pass (the released
+# code caps each side at 1600). Bounds memory for huge photos.
+DEFAULT_MAX_PIXELS = 1600 * 1600
 MIN_SIDE = 64  # smaller working sizes are upscaled: the encoder needs a few pixels at stride 32
 
 

@@ -82,10 +82,15 @@ def _round_repeats(repeats: int, multiplier: float) -> int:
 
 
 def same_padding(size: tuple[int, int], kernel: int, stride: int) -> tuple[int, int, int, int]:
-    """TensorFlow ``SAME`` padding ``(left, right, top, bottom)`` for an ``(h, w)`` input."""
+    """TensorFlow ``SAME`` padding ``(left, right, top, bottom)`` for an ``(h, w)`` input.
+
+    Integer arithmetic only (``-(-length // stride)`` is the ceiling): an ONNX
+    export traces it as shape arithmetic, where a float ``math.ceil`` would be
+    recorded wrongly.
+    """
     pads = []
     for length in size:
-        total = max((math.ceil(length / stride) - 1) * stride + kernel - length, 0)
+        total = max((-(-length // stride) - 1) * stride + kernel - length, 0)
         pads.append((total // 2, total - total // 2))
     (top, bottom), (left, right) = pads
     return left, right, top, bottom

@@ -1,0 +1,178 @@
+"""`gfm export` and the onnxruntime predictor: the exported graph is pinned to
+PyTorch's outputs on real photos, and `gfm matte --model FILE.onnx` to the
+PyTorch model's alpha. The default model (gfm-lite, bundled) is exported once
+for the module (a few seconds)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnx")
+
+from gfm.cli.main import main  # noqa: E402
+from gfm.errors import CheckpointError, ConfigError, OutputError  # noqa: E402
+from gfm.inference.sizing import to_network_input, working_size  # noqa: E402
+from gfm.io import read_alpha, read_image  # noqa: E402
+
+ROOT = Path(__file__).parents[2]
+PHOTOS = [ROOT / "examples" / "original" / name for name in ("sample2.jpg", "sample10.jpg")]
+
+
+@pytest.fixture(scope="module")
+def default_model():
+    from gfm.inference.models import load_model_spec
+
+    return load_model_spec()
+
+
+@pytest.fixture(scope="module")
+def exported(default_model, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from gfm.models.onnx_export import export_onnx
+
+    path = tmp_path_factory.mktemp("onnx") / "gfm-lite.onnx"
+    info = export_onnx(default_model, path, model_name="gfm-lite")
+    assert info.max_difference < 1e-4 and info.variant == "effl0-TT"
+    return path
+
+
+def _nchw(image: np.ndarray, scale: float) -> np.ndarray:
+    size = working_size(*image.shape[:2], scale, 1600 * 1600)
+    return np.ascontiguousarray(to_network_input(image, size).transpose(2, 0, 1)[None])
+
+
+@pytest.mark.parametrize("photo", PHOTOS, ids=lambda p: p.stem)
+def test_exported_graph_matches_pytorch_on_real_photos(default_model, exported: Path, photo: Path) -> None:
+    """Glance logits and focus alpha within 1e-4 of PyTorch, at several sizes (dynamic, each input its own)."""
+    from gfm.inference.onnx_runtime import OnnxModel
+    from gfm.models.onnx_export import pytorch_reference
+
+    onnx_model = OnnxModel(exported, threads=1)
+    image = read_image(photo)
+    for glance_scale, focus_scale in ((1 / 8, 1 / 6), (1 / 5, 1 / 5), (1 / 10, 1 / 4)):
+        glance_input, focus_input = _nchw(image, glance_scale), _nchw(image, focus_scale)
+        expected = pytorch_reference(default_model, glance_input, focus_input)
+        got = onnx_model.run(glance_input, focus_input)
+        for want, have in zip(expected, got):
+            assert have.shape == want.shape
+            assert np.abs(have - want).max() < 1e-4
+
+
+def test_exported_file_describes_itself(default_model, exported: Path) -> None:
+    from gfm.inference.onnx_runtime import OnnxModel, OnnxPredictor
+    from gfm.inference.precision import inference_defaults
+
+    model = OnnxModel(exported)
+    meta = model.metadata
+    assert meta["gfm.model"] == "gfm-lite" and meta["gfm.variant"] == "effl0-TT" and meta["gfm.head"] == "TT"
+    # the strategy measured best for the weights, which the runtime then uses by default
+    assert meta["gfm.quantization"] == "none" and meta["gfm.recommended_strategy"] == inference_defaults(default_model).strategy
+    predictor = OnnxPredictor(model)
+    assert predictor.strategy.name == inference_defaults(default_model).strategy and predictor.precision == "fp32"
+    normalization = json.loads(meta["gfm.normalization"])
+    assert normalization["name"] == "imagenet" and normalization["mean"] == pytest.approx([123.675, 116.28, 103.53])
+    assert json.loads(meta["gfm.strategies"])["hybrid"] == {"glance_scale": pytest.approx(1 / 3), "focus_scale": 0.5}
+
+
+@pytest.mark.parametrize("strategy", ["hybrid", "single"])
+def test_onnx_predictor_gives_the_pytorch_alpha(exported: Path, strategy: str) -> None:
+    """Same working sizes and fusion as Predictor: alphas within 1e-4, glance maps equal."""
+    from gfm.inference import Predictor
+    from gfm.inference.onnx_runtime import OnnxPredictor
+
+    image = read_image(PHOTOS[0])
+    options = {"max_pixels": 200 * 300}
+    want = Predictor(None, strategy, device="cpu", precision="fp32", **options).predict(image, trimap=True)
+    got = OnnxPredictor(exported, strategy, threads=1, **options).predict(image, trimap=True)
+    assert got.alpha.shape == want.alpha.shape == image.shape[:2]
+    assert np.abs(got.alpha - want.alpha).max() < 1e-4
+    assert np.array_equal(got.trimap, want.trimap)
+
+
+def test_gfm_matte_with_an_onnx_file(exported: Path, tmp_path: Path) -> None:
+    """The CLI: the same 8-bit alpha as the PyTorch model (at most 1 level apart,
+    in under 0.1 % of the pixels: float rounding at the 8-bit steps) and every output kind."""
+    photo = PHOTOS[1]
+    common = [str(photo), "--max-pixels", "300x200", "--threads", "1", "-q"]  # each: the weights' own strategy
+    assert main(["matte", *common, "--precision", "fp32", "--out", str(tmp_path / "pt"), "--outputs", "alpha"]) == 0
+    assert main(["matte", *common, "--model", str(exported), "--out", str(tmp_path / "onnx"),
+                 "--outputs", "alpha,cutout,trimap,preview"]) == 0
+    want = read_alpha(tmp_path / "pt" / "sample10_alpha.png").astype(int)
+    got = read_alpha(tmp_path / "onnx" / "sample10_alpha.png").astype(int)
+    assert np.abs(got - want).max() <= 1 and (got != want).mean() < 1e-3
+    assert {p.name for p in (tmp_path / "onnx").iterdir()} == {f"sample10_{k}" for k in ("alpha.png", "cutout.png", "trimap.png", "preview.jpg")}
+
+
+def test_onnx_matting_does_not_import_torch(exported: Path, tmp_path: Path) -> None:
+    """Users who deploy without PyTorch: `gfm matte --model FILE.onnx` with torch unimportable."""
+    script = (
+        "import sys; sys.modules['torch'] = None\n"
+        "from gfm.cli.main import main\n"
+        f"sys.exit(main(['matte', {str(PHOTOS[0])!r}, '--model', {str(exported)!r}, '--out', {str(tmp_path)!r},"
+        " '--outputs', 'alpha,cutout', '--max-pixels', '200x200', '--threads', '1', '-q']))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "sample2_alpha.png").is_file() and (tmp_path / "sample2_cutout.png").is_file()
+
+
+def test_onnx_options_that_need_pytorch_are_refused(exported: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    photo = str(PHOTOS[0])
+    for extra, words in ((["--precision", "bf16"], "--precision bf16"), (["--hint", photo], "--hint needs the PyTorch model"),
+                         (["--model", "gfm-lite"], "cannot be mixed")):
+        assert main(["matte", photo, "--model", str(exported), *extra, "--out", str(tmp_path / "x"), "-q"]) == 2
+        assert words in capsys.readouterr().err
+    assert not (tmp_path / "x").exists() or not any((tmp_path / "x").iterdir())
+
+
+def test_export_cli_refuses_to_overwrite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "model.onnx"
+    target.write_bytes(b"keep me")
+    assert main(["export", "gfm-lite", str(target)]) == 2
+    assert "--overwrite" in capsys.readouterr().err and target.read_bytes() == b"keep me"
+    assert main(["export", "gfm-lite", str(tmp_path / "model.pth")]) == 2
+    assert "NAME.onnx" in capsys.readouterr().err
+    assert main(["export", "no-such-model", str(tmp_path / "new.onnx")]) == 2
+    assert "no-such-model" in capsys.readouterr().err and not (tmp_path / "new.onnx").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["model.onnx"]  # no temporary file left
+
+
+def test_int8_export_of_a_tiny_model(tmp_path: Path) -> None:
+    """--quantize int8 writes a smaller file, marked int8, that runs through the same predictor."""
+    from gfm.inference.onnx_runtime import OnnxModel, OnnxPredictor
+    from gfm.models.onnx_export import export_onnx
+    from gfm.models.registry import create_model
+
+    model = create_model("tiny", "TT").eval()
+    fp32 = export_onnx(model, tmp_path / "tiny.onnx", model_name="tiny")
+    int8 = export_onnx(model, tmp_path / "tiny-int8.onnx", model_name="tiny", quantize="int8")
+    assert fp32.max_difference < 1e-4 and int8.size_bytes < fp32.size_bytes / 2
+    assert OnnxModel(int8.path).metadata["gfm.quantization"] == "int8"
+    result = OnnxPredictor(int8.path, "single").predict(read_image(PHOTOS[0]))
+    assert result.alpha.dtype == np.float32 and 0 <= result.alpha.min() and result.alpha.max() <= 1
+    with pytest.raises(OutputError, match="--overwrite"):
+        export_onnx(model, tmp_path / "tiny.onnx", model_name="tiny")
+
+
+def test_rim_models_and_foreign_files_are_refused(tmp_path: Path) -> None:
+    from gfm.inference.models import load_model_spec
+    from gfm.inference.onnx_runtime import OnnxModel
+    from gfm.models.onnx_export import export_onnx
+    from gfm.models.registry import create_model
+
+    with pytest.raises(ConfigError, match="RIM"):
+        export_onnx(create_model("tiny", "RIM"), tmp_path / "rim.onnx", model_name="tiny-rim")
+    assert not (tmp_path / "rim.onnx").exists()
+    with pytest.raises(CheckpointError, match="gfm matte --model"):  # PyTorch loaders point to the ONNX runtime
+        load_model_spec(tmp_path / "junk.onnx")
+    with pytest.raises(CheckpointError, match="no such ONNX file"):
+        OnnxModel(tmp_path / "missing.onnx")
+    (tmp_path / "junk.onnx").write_bytes(b"not a model")
+    with pytest.raises(CheckpointError, match="cannot load"):
+        OnnxModel(tmp_path / "junk.onnx")
