@@ -295,3 +295,21 @@ def test_a_background_without_a_composite_is_pointed_out(tmp_path: Path, photos:
     model = ["--model", str(tiny_checkpoints["TT"]), "-q", "--foreground", "none"]
     assert main(["matte", str(photos / "sample2.jpg"), "--out", str(tmp_path), "--outputs", "alpha", "--background", "green", *model]) == 0
     assert "note: --background is used by the composite output only; add it with --outputs alpha,composite" in capsys.readouterr().err
+
+
+def test_the_gfm_executable_ends_at_once_with_everything_written(tmp_path: Path, photos: Path, tiny_checkpoints: dict[str, Path]) -> None:
+    """`gfm matte` ends without the interpreter's teardown (os._exit): what it wrote,
+    to files and to standard output, is complete, and its exit status is kept."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-c", "from gfm.cli.main import console_main; console_main()", "matte"]
+    model = ["--model", str(tiny_checkpoints["TT"]), "--threads", "1"]
+    piped = subprocess.run([*command, str(photos / "sample2.jpg"), "-o", "-", "--outputs", "alpha", *model],
+                           capture_output=True, check=True)
+    assert piped.stdout.startswith(b"\x89PNG") and piped.stdout.endswith(b"IEND\xaeB`\x82")
+    done = subprocess.run([*command, str(photos), "-r", "--out", str(tmp_path / "out"), *model], capture_output=True, text=True)
+    assert done.returncode == 0 and "2 matted" in done.stderr
+    assert Image.open(tmp_path / "out" / "sub" / "sample6_alpha.png").size == (800, 535)
+    failed = subprocess.run([*command, str(tmp_path / "missing.jpg"), "--out", str(tmp_path / "out2"), *model], capture_output=True, text=True)
+    assert failed.returncode == 1 and "missing.jpg" in failed.stderr
