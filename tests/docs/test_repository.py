@@ -68,4 +68,4 @@ def test_the_distribution_has_a_name_of_its_own() -> None:
     distribution = importlib.metadata.distribution("gfm-matting")  # the installed one (make install)
     assert distribution.version == gfm.__version__
     scripts = {e.name: e.value for e in distribution.entry_points if e.group == "console_scripts"}
-    assert scripts == {"gfm": "gfm.cli.main:main"}
+    assert scripts == {"gfm": "gfm.cli.main:console_main"}

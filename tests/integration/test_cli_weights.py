@@ -56,11 +56,11 @@ def test_list_path_import_path(tmp_path: Path, gfm_home: Path, capsys: pytest.Ca
     assert main(["weights", "list"]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
-    assert lines[0].split() == ["NAME", "VARIANT", "TRAINED", "ON", "LICENCE", "CACHED"]
+    assert lines[0].split() == ["NAME", "VARIANT", "STRATEGY", "TRAINED", "ON", "LICENCE", "CACHED"]
     row = next(line for line in lines if line.startswith("gfm-r34-tt "))
-    assert row.split()[1] == "r34-TT" and "AM-2k ORI-Track" in row and row.split()[-1] == "no"
+    assert row.split()[1:3] == ["r34-TT", "hybrid"] and "AM-2k ORI-Track" in row and row.split()[-1] == "no"
     default = next(line for line in lines if line.startswith("gfm-lite*"))
-    assert default.split()[1] == "effl0-TT" and "bundled (" in default
+    assert default.split()[1:3] == ["effl0-TT", "single"] and "bundled (" in default
     assert "gfm-d121-rim" in out and str(gfm_home / "weights") in out
 
     assert main(["weights", "path", "gfm-r34-tt"]) == 2

@@ -130,20 +130,20 @@ def _run_list(args: argparse.Namespace) -> int:
     from gfm.hub import DEFAULT_WEIGHTS, list_weights
     from gfm.hub.cache import cache_file
 
-    rows = [("NAME", "VARIANT", "TRAINED ON", "LICENCE", "CACHED")]
+    rows = [("NAME", "VARIANT", "STRATEGY", "TRAINED ON", "LICENCE", "CACHED")]
     for entry in list_weights():
         path = cache_file(entry)
         cached = _size(path.stat().st_size) if path.is_file() else "no"
         if entry.bundled:
             cached = f"bundled ({cached})" if path.is_file() else "bundled file missing"
         marker = "*" if entry.name == DEFAULT_WEIGHTS else ""
-        rows.append((entry.name + marker, entry.variant, entry.training_set.split(" (")[0], entry.licence, cached))
+        rows.append((entry.name + marker, entry.variant, entry.strategy, entry.training_set.split(" (")[0], entry.licence, cached))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
     from gfm.hub import weights_dir
 
-    print(f"\n* default. Cache: {weights_dir()}")
+    print(f"\n* default. STRATEGY: what gfm matte uses without --strategy (measured best). Cache: {weights_dir()}")
     return 0
 
 
