@@ -127,6 +127,16 @@ def quality(case: Case, pairs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[flo
     return float(np.mean(sads)), float(np.mean(mses))
 
 
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def startup(photo: Path, tmp: Path, repeats: int) -> float:
     """Median seconds from `gfm matte PHOTO` to its exit (outputs written), warm caches."""
     times = []
@@ -195,7 +205,7 @@ def main() -> int:
         pairs = [(read_image(p), read_alpha(next(alphas.glob(p.stem + ".*"))))
                  for p in sorted(images.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
         print(f"python {' '.join(sys.argv)}")
-        print(f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {args.threads} threads; "
+        print(f"{cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__}, {args.threads} threads; "
               f"1620x1080 photo to alpha.png + cutout.png; median of {args.repeats}, cases interleaved")
         print(f"quality: mean SAD / MSE on {len(pairs)} photos of {images} with reference mattes\n")
         print("| case | decode | network | foreground | write | total (s) | SAD | MSE |")
