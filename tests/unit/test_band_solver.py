@@ -6,43 +6,27 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import gfm.inference.foreground as foreground
-from gfm.data.compose import alpha_blend
 from gfm.errors import InputError
 from gfm.inference.band_solver import estimate_foreground_band, prepare
-from gfm.inference.foreground import cover, estimate_foreground
+from gfm.inference.foreground import estimate_foreground
 from gfm.io import read_alpha, read_image
-
-DATA = Path(__file__).parents[1] / "data"
-
+from foreground_truth import DATA, colour_errors, known_composite
 
 @pytest.fixture(scope="module")
 def composite() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A real AM-2k photo's closed-form colours (the known ``F``, as ``gfm compose``
-    uses them) over the cat photo: ``(I, alpha, F)``."""
-    alpha8 = np.rint(read_alpha(DATA / "am2k" / "mask" / "sample1.png") * 255).astype(np.uint8)
-    truth = read_image(DATA / "foreground" / "sample1_cf.png")
-    background = cover(read_image(DATA / "imagenet" / "chelsea.jpg"), *alpha8.shape)
-    return alpha_blend(truth, background, alpha8), alpha8.astype(np.float32) / 255, truth
-
-
-def _errors(estimate: np.ndarray, truth: np.ndarray, alpha: np.ndarray) -> tuple[float, float]:
-    """Alpha-weighted mean colour error (0..255), over all pixels and over the transition band."""
-    weighted = np.abs(estimate.astype(np.float32) - truth.astype(np.float32)).mean(axis=2) * alpha
-    band = (alpha > 0) & (alpha < 1)
-    return float(weighted.sum() / alpha.sum()), float(weighted[band].sum() / alpha[band].sum())
+    return known_composite()
 
 
 def test_the_default_is_no_worse_than_pymattings_multi_level_method(composite: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
     image, alpha, truth = composite
-    fast = _errors(estimate_foreground(image, alpha), truth, alpha)
-    ml = _errors(estimate_foreground(image, alpha, "ml"), truth, alpha)
-    none = _errors(image, truth, alpha)
+    fast = colour_errors(estimate_foreground(image, alpha), truth, alpha)
+    ml = colour_errors(estimate_foreground(image, alpha, "ml"), truth, alpha)
+    none = colour_errors(image, truth, alpha)
     # measured: fast 0.43 / 1.77, ml 0.51 / 2.12, image x alpha 1.12 / 4.64 (all / band, 0..255)
     assert fast[0] <= ml[0] + 0.02 and fast[1] <= ml[1] + 0.05
     assert fast[1] < 2.0 and fast[1] < 0.5 * none[1]

@@ -7,36 +7,19 @@ from __future__ import annotations
 import subprocess
 import sys
 import tracemalloc
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from gfm.data.compose import alpha_blend
 from gfm.errors import InputError
 from gfm.inference.blur_fusion import estimate_foreground_blur_fusion
-from gfm.inference.foreground import cover, estimate_foreground
-from gfm.io import read_alpha, read_image
-
-DATA = Path(__file__).parents[1] / "data"
-
+from gfm.inference.foreground import estimate_foreground
+from foreground_truth import colour_errors, known_composite
 
 @pytest.fixture(scope="module")
 def composite() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A real AM-2k photo's closed-form colours (the known ``F``, as ``gfm compose``
-    uses them) over the cat photo: ``(I, alpha, F)``."""
-    alpha8 = np.rint(read_alpha(DATA / "am2k" / "mask" / "sample1.png") * 255).astype(np.uint8)
-    truth = read_image(DATA / "foreground" / "sample1_cf.png")
-    background = cover(read_image(DATA / "imagenet" / "chelsea.jpg"), *alpha8.shape)
-    return alpha_blend(truth, background, alpha8), alpha8.astype(np.float32) / 255, truth
-
-
-def _errors(estimate: np.ndarray, truth: np.ndarray, alpha: np.ndarray) -> tuple[float, float]:
-    """Alpha-weighted mean colour error (0..255), over all pixels and over the transition band."""
-    weighted = np.abs(estimate.astype(np.float32) - truth.astype(np.float32)).mean(axis=2) * alpha
-    band = (alpha > 0) & (alpha < 1)
-    return float(weighted.sum() / alpha.sum()), float(weighted[band].sum() / alpha[band].sum())
+    return known_composite()
 
 
 def _plain_blur_fusion(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -56,9 +39,9 @@ def _plain_blur_fusion(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 
 def test_error_against_the_true_colours_of_a_real_composite(composite: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
     image, alpha, truth = composite
-    blur = _errors(estimate_foreground(image, alpha, "blur"), truth, alpha)
-    ml = _errors(estimate_foreground(image, alpha, "ml"), truth, alpha)
-    none = _errors(image, truth, alpha)
+    blur = colour_errors(estimate_foreground(image, alpha, "blur"), truth, alpha)
+    ml = colour_errors(estimate_foreground(image, alpha, "ml"), truth, alpha)
+    none = colour_errors(image, truth, alpha)
     # measured: blur 0.59 / 2.43, ml 0.51 / 2.12, image x alpha 1.12 / 4.64 (all / band, 0..255)
     assert blur[0] < 0.65 and blur[1] < 2.6
     assert blur[1] < 0.6 * none[1]  # removes most of the old background's colour

@@ -49,8 +49,7 @@ import cv2
 import numpy as np
 from numba import njit, prange
 
-from gfm.errors import InputError
-from gfm.inference.blur_fusion import coarse_means
+from gfm.inference.blur_fusion import checked_alpha, coarse_means
 
 COARSEST_FACTOR = 16  # the first level is this many times smaller on each side
 COARSE_SWEEPS = 20  # Jacobi sweeps on the first (smallest) level, over every pixel
@@ -95,16 +94,7 @@ def estimate_foreground_band(image: np.ndarray, alpha: np.ndarray) -> np.ndarray
     Raises:
         InputError: wrong dtype or shape.
     """
-    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise InputError(f"image must be uint8 (H, W, 3), got {image.dtype} {image.shape}")
-    if alpha.shape != image.shape[:2]:
-        raise InputError(f"alpha {alpha.shape} does not match image {image.shape}")
-    if alpha.dtype == np.uint8:
-        alpha = alpha.astype(np.float32) * np.float32(1 / 255)
-    elif alpha.dtype.kind == "f":
-        alpha = np.clip(alpha.astype(np.float32, copy=False), 0.0, 1.0)
-    else:
-        raise InputError(f"alpha must be float in [0, 1] or uint8, got {alpha.dtype}")
+    alpha = checked_alpha(image, alpha)
     height, width = alpha.shape
     if height == 0 or width == 0:
         return image.copy()

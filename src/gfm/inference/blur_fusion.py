@@ -59,6 +59,25 @@ _CONTEXT = 4  # pixels of context around a rectangle: the 6-pixel box reads 3 on
 _EPS = 1e-6  # guards the divisions by box means of alpha and 1 - alpha
 
 
+def checked_alpha(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """The checks of the foreground estimators' inputs; returns ``alpha`` as float32 in [0, 1].
+
+    Raises:
+        InputError: ``image`` is not ``(H, W, 3)`` uint8, ``alpha`` not ``(H, W)`` uint8 or float.
+    """
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise InputError(f"image must be uint8 (H, W, 3), got {image.dtype} {image.shape}")
+    if alpha.shape != image.shape[:2]:
+        raise InputError(f"alpha {alpha.shape} does not match image {image.shape}")
+    if alpha.dtype == np.uint8:
+        alpha = alpha.astype(np.float32) * np.float32(1 / 255)
+    elif alpha.dtype.kind == "f":
+        alpha = np.clip(alpha.astype(np.float32, copy=False), 0.0, 1.0)
+    else:
+        raise InputError(f"alpha must be float in [0, 1] or uint8, got {alpha.dtype}")
+    return alpha
+
+
 def estimate_foreground_blur_fusion(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """Foreground colours of ``image`` given its alpha matte, by Blur-Fusion x2.
 
@@ -79,16 +98,7 @@ def estimate_foreground_blur_fusion(image: np.ndarray, alpha: np.ndarray) -> np.
         >>> estimate_foreground_blur_fusion(image, np.ones((8, 8), np.float32))[0, 0].tolist()
         [200, 200, 200]
     """
-    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise InputError(f"image must be uint8 (H, W, 3), got {image.dtype} {image.shape}")
-    if alpha.shape != image.shape[:2]:
-        raise InputError(f"alpha {alpha.shape} does not match image {image.shape}")
-    if alpha.dtype == np.uint8:
-        alpha = alpha.astype(np.float32) * np.float32(1 / 255)
-    elif alpha.dtype.kind == "f":
-        alpha = np.clip(alpha.astype(np.float32, copy=False), 0.0, 1.0)
-    else:
-        raise InputError(f"alpha must be float in [0, 1] or uint8, got {alpha.dtype}")
+    alpha = checked_alpha(image, alpha)
     height, width = alpha.shape
     if height == 0 or width == 0:
         return image.copy()
