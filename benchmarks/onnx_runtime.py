@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -40,6 +38,9 @@ from gfm.inference.onnx_runtime import OnnxModel, OnnxPredictor
 from gfm.io import read_image, write_alpha, write_image
 from gfm.models.onnx_export import TwoPassGFM, export_onnx
 from gfm.models.optimize import optimize_for_inference
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from matte import timed_interleaved  # noqa: E402
 
 PHOTO = Path(__file__).resolve().parents[1] / "examples" / "original" / "sample6.jpg"
 GLANCE, FOCUS = (544, 544), (800, 800)
@@ -96,18 +97,6 @@ def matte_cases(model: gfm.GFM, onnx_files: dict[str, Path], threads: int, out: 
     return cases
 
 
-def interleaved_medians(cases: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
-    for run in cases.values():
-        run()  # warm-up: oneDNN primitives, onnxruntime arenas, numba
-    times: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(rounds):
-        for name, run in cases.items():
-            start = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=["gfm-lite", "r34-TT"], help="weights names, or r34-TT (random weights)")
@@ -133,8 +122,8 @@ def main() -> None:
                 path = folder / f"{name}-{quantize}.onnx"
                 export_onnx(model, path, model_name=name, quantize=quantize)
                 files[label] = path
-            network = interleaved_medians(network_cases(model, files, args.threads), args.rounds)
-            matte = interleaved_medians(matte_cases(model, files, args.threads, folder, args.strategy), args.rounds)
+            network = timed_interleaved(network_cases(model, files, args.threads), args.rounds)
+            matte = timed_interleaved(matte_cases(model, files, args.threads, folder, args.strategy), args.rounds)
             rows += [(name, case, network[case], matte[case]) for case in network]
     print(f"{'model':<10} {'runtime':<14} {'network (s)':>12} {'matte (s)':>10}")
     for name, case, network_s, matte_s in rows:
