@@ -22,8 +22,8 @@ from gfm.inference.predictor import ImageInput, Predictor
 
 
 @lru_cache(maxsize=2)
-def _predictor(model: str, strategy: str | None, device: str) -> Predictor:
-    return Predictor.from_name(model, strategy, device=device)
+def _predictor(model: str, strategy: str | None, device: str, guide: str) -> Predictor:
+    return Predictor.from_name(model, strategy, device=device, guide=guide)
 
 
 def clear_loaded_models() -> None:
@@ -32,11 +32,11 @@ def clear_loaded_models() -> None:
 
 
 @overload
-def remove(image: np.ndarray, model: str | os.PathLike[str] | None = ..., *, foreground: str = ..., strategy: str | None = ..., device: str = ...) -> np.ndarray: ...
+def remove(image: np.ndarray, model: str | os.PathLike[str] | None = ..., *, foreground: str = ..., strategy: str | None = ..., device: str = ..., guide: str | os.PathLike[str] = ...) -> np.ndarray: ...
 @overload
-def remove(image: bytes, model: str | os.PathLike[str] | None = ..., *, foreground: str = ..., strategy: str | None = ..., device: str = ...) -> bytes: ...
+def remove(image: bytes, model: str | os.PathLike[str] | None = ..., *, foreground: str = ..., strategy: str | None = ..., device: str = ..., guide: str | os.PathLike[str] = ...) -> bytes: ...
 @overload
-def remove(image: str | os.PathLike[str] | Image.Image, model: str | os.PathLike[str] | None = ..., *, foreground: str = ..., strategy: str | None = ..., device: str = ...) -> Image.Image: ...
+def remove(image: str | os.PathLike[str] | Image.Image, model: str | os.PathLike[str] | None = ..., *, foreground: str = ..., strategy: str | None = ..., device: str = ..., guide: str | os.PathLike[str] = ...) -> Image.Image: ...
 
 
 def remove(
@@ -46,6 +46,7 @@ def remove(
     foreground: str = "fast",
     strategy: str | None = None,
     device: str = "auto",
+    guide: str | os.PathLike[str] = "auto",
 ) -> np.ndarray | bytes | Image.Image:
     """Cut the foreground out of one image.
 
@@ -62,6 +63,10 @@ def remove(
         strategy: ``"hybrid"``, ``"single"`` or ``"resize"``; None (default): the
             strategy measured best for the weights.
         device: ``"auto"``, ``"cpu"``, ``"cuda"`` ...
+        guide: ``"auto"`` (default: the ISNet guide when its file is in the cache,
+            as ``gfm matte`` does; never downloads), ``"none"``, a guide's name
+            (downloaded on first use) or an ``.onnx`` segmentation model; see
+            :func:`gfm.inference.guide.load_guide`.
 
     Returns:
         The RGBA cutout at the input's size, in the input's kind: a
@@ -76,7 +81,7 @@ def remove(
     from gfm.inference.models import default_model_name
 
     spec = default_model_name() if model is None else os.fspath(model)
-    predictor = _predictor(spec, strategy, device)
+    predictor = _predictor(spec, strategy, device, os.fspath(guide))
     if isinstance(image, (bytes, bytearray)):
         from gfm.io import decode_image
 
