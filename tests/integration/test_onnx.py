@@ -145,8 +145,8 @@ def test_onnx_matting_takes_hints_as_pytorch_does(exported: Path, tmp_path: Path
     common = [str(photo), "--hint", str(hint_file), "--max-pixels", "300x200", "--threads", "1", "-q", "--outputs", "alpha"]
     assert main(["matte", *common, "--precision", "fp32", "--out", str(tmp_path / "pt")]) == 0
     assert main(["matte", *common, "--model", str(exported), "--out", str(tmp_path / "onnx")]) == 0
-    want = read_alpha(tmp_path / "pt" / "sample10_alpha.png").astype(int)
-    got = read_alpha(tmp_path / "onnx" / "sample10_alpha.png").astype(int)
+    want = np.round(read_alpha(tmp_path / "pt" / "sample10_alpha.png") * 255).astype(int)
+    got = np.round(read_alpha(tmp_path / "onnx" / "sample10_alpha.png") * 255).astype(int)
     assert np.abs(got - want).max() <= 1 and (got != want).mean() < 1e-3
     assert (got[: height // 4] == 0).all() and (got[height // 2 : height // 2 + 20, width // 3 : width // 3 + 20] == 255).all()
 

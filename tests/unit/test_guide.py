@@ -25,7 +25,7 @@ from gfm.inference.guided import GuidedPredictor  # noqa: E402
 from gfm.io import read_image  # noqa: E402
 from gfm.io.hints import Hint  # noqa: E402
 from gfm.segmentation import OnnxSegmenter, SegmenterSpec  # noqa: E402
-from tests.guide_models import Bright, Constant, NotANumber, ThreeChannels, export  # noqa: E402
+from guide_models import Bright, Constant, NotANumber, ThreeChannels, export  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 PHOTO = ROOT / "examples" / "original" / "sample10.jpg"
