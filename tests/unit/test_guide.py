@@ -206,3 +206,20 @@ def test_the_default_guide_is_rembgs_isnet() -> None:
     assert entry.md5 == "fc16ebd8b0c10d971d3513d564d01e29"
     assert entry.accepted_sha256 == (IMGLY_ISNET_FP16_SHA256,)
     assert entry.segmenter == SegmenterSpec(size=1024, mean=(0.5, 0.5, 0.5), std=(1.0, 1.0, 1.0), output="clip")
+
+
+def test_hints_of_a_huge_photo_are_made_small_and_enlarged(models: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over HINT_MAX_SIDE the rule runs on a reduced mask (memory stays bounded), the hints agree with full size."""
+    from gfm.inference import guide as guide_module
+
+    image = np.zeros((600, 900, 3), np.uint8)
+    image[150:450, 200:700] = 230
+    guide = load_guide(models["bright"])
+    full = guide.hints(image)
+    monkeypatch.setattr(guide_module, "HINT_MAX_SIDE", 300)
+    seen: list[tuple[int, int] | None] = []
+    predict = guide.segmenter.predict
+    monkeypatch.setattr(guide.segmenter, "predict", lambda img, size=None: seen.append(size) or predict(img, size))
+    reduced = guide.hints(image)
+    assert seen == [(200, 300)] and reduced.shape == full.shape
+    assert (reduced == full).mean() > 0.98 and (reduced[300, 450] == Hint.FOREGROUND) and reduced[10, 10] == Hint.BACKGROUND

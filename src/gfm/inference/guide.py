@@ -46,6 +46,10 @@ from gfm.segmentation.onnx_runner import OnnxSegmenter, SegmenterSpec
 GUIDE_AUTO = "auto"
 GUIDE_NONE = "none"
 
+#: Hints are computed with the photo's longer side at most this (then enlarged, nearest
+#: neighbour): the guide's mask is 1024 px anyway, and memory stays bounded for huge photos.
+HINT_MAX_SIDE = 2048
+
 
 class GuideWarning(UserWarning):
     """A photo the guide could not help with (its mask was flat): matted without it."""
@@ -137,19 +141,26 @@ class Guide:
         return self.segmenter.predict(image)
 
     def hints(self, image: np.ndarray) -> np.ndarray | None:
-        """Hints for one photo (:func:`hints_from_mask` of :meth:`mask`).
+        """Hints for one photo (:func:`hints_from_mask` of :meth:`mask`; for photos over
+        :data:`HINT_MAX_SIDE` px, of the mask at that size, enlarged).
 
         Returns:
             ``(H, W)`` uint8 Hint codes, or ``None`` (with a :class:`GuideWarning`)
             when the mask is the same everywhere: a flat mask says nothing about
             where the subject is, so the photo is matted by GFM alone.
         """
-        mask = self.mask(image)
+        height, width = image.shape[:2]
+        scale = min(1.0, HINT_MAX_SIDE / max(height, width))
+        size = (max(1, round(height * scale)), max(1, round(width * scale)))
+        mask = self.segmenter.predict(image, size)
         if float(mask.max()) - float(mask.min()) < 1e-3:
             warnings.warn(f"the guide {self.name} ({self.path}) returned the same value ({float(mask.mean()):.3g}) "
                           "everywhere for this photo; matted without the guide", GuideWarning, stacklevel=2)
             return None
-        return hints_from_mask(mask, self.rule)
+        hints = hints_from_mask(mask, self.rule)
+        if size != (height, width):  # a huge photo: the hints of its reduced copy, enlarged
+            hints = cv2.resize(hints, (width, height), interpolation=cv2.INTER_NEAREST)
+        return hints
 
     def describe(self) -> str:
         """``isnet-general-use (ISNet, /path/to/file.onnx)`` for messages."""

@@ -137,14 +137,15 @@ class OnnxSegmenter:
         self._std = np.asarray(self.spec.std, np.float32).reshape(3, 1, 1)
         self._error = error
 
-    def predict(self, image: np.ndarray) -> np.ndarray:
+    def predict(self, image: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
         """The model's mask of one photo.
 
         Args:
             image: ``(H, W, 3)`` uint8 RGB.
+            size: ``(height, width)`` of the mask returned (default: the image's).
 
         Returns:
-            ``(H, W)`` float32 in [0, 1] at the image's size.
+            ``(height, width)`` float32 in [0, 1].
 
         Raises:
             InputError: not an ``(H, W, 3)`` uint8 image.
@@ -176,7 +177,8 @@ class OnnxSegmenter:
             y = (y - low) / max(high - low, 1e-12)
         else:
             y = np.clip(y, 0.0, 1.0)
-        return cv2.resize(y, (w, h), interpolation=cv2.INTER_LINEAR)
+        out_h, out_w = size if size is not None else (h, w)
+        return cv2.resize(y, (out_w, out_h), interpolation=cv2.INTER_LINEAR)
 
 
 __all__ = ["OUTPUT_SCALINGS", "OnnxSegmenter", "SegmenterSpec", "three"]
