@@ -93,17 +93,37 @@ def test_a_guided_prediction_applies_the_guide_hints(models: dict[str, Path], pr
     image = read_image(PHOTO)
     guide = load_guide(models["bright"], threads=1)
     assert guide is not None and guide.name == "bright.onnx"
-    hints = guide.hints(image)
-    assert hints is not None and (hints == Hint.FOREGROUND).any() and (hints == Hint.BACKGROUND).any()
+    said = guide.run(image)
+    assert said is not None and said.mask.dtype == np.uint8 and said.mask.shape == image.shape[:2]
+    hints = said.hints
+    assert (hints == Hint.FOREGROUND).any() and (hints == Hint.BACKGROUND).any()
     guided = Predictor(predictor.models, "single", max_pixels=predictor.max_pixels, precision="fp32", guide=guide)
     alpha = guided.predict(image).alpha
     assert (alpha[hints == Hint.FOREGROUND] == 1).all() and (alpha[hints == Hint.BACKGROUND] == 0).all()
-    # Exactly the fusion with those hints, and GFM's own alpha where the guide leaves it unknown.
-    assert np.array_equal(alpha, predictor.predict(image, hints=hints).alpha)
-    plain = predictor.predict(image, trimap=True)
+    # Exactly the fusion with those hints, then GFM's alpha kept within 0.5 of the guide where it decides.
+    expected = predictor.predict(image, hints=hints).alpha
+    said.bound(expected, hints)
+    assert np.array_equal(alpha, expected)
     unknown = hints == Hint.UNKNOWN
+    plain = predictor.predict(image).alpha
+    within = np.abs(plain[unknown] - said.mask[unknown] / 255.0) <= 0.5
+    assert within.any() and not within.all()  # a real test: GFM and the guide disagree somewhere
     # (float rounding only: the focus heads run on a smaller region than without hints)
-    assert np.allclose(alpha[unknown], plain.alpha[unknown], atol=1e-6)
+    assert np.allclose(alpha[unknown][within], plain[unknown][within], atol=1e-6)
+    assert (np.abs(alpha[unknown] - said.mask[unknown] / 255.0) <= 0.5 + 1e-6).all()
+
+
+def test_the_bound_keeps_gfm_near_the_guide_only_where_it_decides() -> None:
+    from gfm.inference.guide import GuideOutput
+
+    hints = np.array([[Hint.UNKNOWN, Hint.UNKNOWN, Hint.FOREGROUND, Hint.UNKNOWN]], np.uint8)
+    said = GuideOutput(hints, np.array([[0, 255, 0, 128]], np.uint8), margin=0.5)
+    alpha = np.array([[0.9, 0.1, 1.0, 0.3]], np.float32)
+    said.bound(alpha, hints)
+    assert np.allclose(alpha, [[0.5, 0.5, 1.0, 0.3]])
+    loose = np.array([[0.9, 0.1, 1.0, 0.3]], np.float32)
+    GuideOutput(hints, said.mask, margin=1.0).bound(loose, hints)
+    assert np.allclose(loose, [[0.9, 0.1, 1.0, 0.3]])  # margin 1: no bound
 
 
 def test_guided_corrections_keep_the_guide_under_the_users_hints(models: dict[str, Path], predictor: Predictor) -> None:
@@ -115,11 +135,11 @@ def test_guided_corrections_keep_the_guide_under_the_users_hints(models: dict[st
     assert maps.guide is not None and maps.nbytes >= maps.guide.nbytes + 5 * image.shape[0] * image.shape[1]
     assert np.array_equal(corrector.fuse(maps).alpha, guided_predictor.predict(image).alpha)
     user = np.zeros(image.shape[:2], np.uint8)
-    where = maps.guide == Hint.FOREGROUND
+    where = maps.guide.hints == Hint.FOREGROUND
     user[where] = Hint.BACKGROUND  # the user says: that is background after all
     fixed = corrector.fuse(maps, user).alpha
     assert (fixed[where] == 0).all()
-    elsewhere = maps.guide == Hint.BACKGROUND
+    elsewhere = maps.guide.hints == Hint.BACKGROUND
     assert (fixed[elsewhere] == 0).all()
 
 

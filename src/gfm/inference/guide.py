@@ -11,7 +11,8 @@ matting network, and GFM's focus decoder knows the second better than it. A
 * far outside it: background (alpha 0);
 * near the guide's edge, and wherever the guide is unsure: unknown, i.e.
   GFM's own glance decides, and its focus decoder gives the alpha in the
-  transition area (hair, fur).
+  transition area (hair, fur), kept within 0.5 of the guide's own value
+  (:meth:`GuideOutput.bound`: GFM may refine the guide, not contradict it).
 
 The rule's numbers (:class:`HintRule`) were chosen on held-out photos (the
 model card's table): a 0.3% core erosion keeps the guide's semantics, and
@@ -65,16 +66,20 @@ class HintRule:
         near: ... except, within this distance of the contour, pixels the guide is
             unsure of (between ``low`` and ``high``): those are left to GFM.
         high, low: the guide's values counted as sure foreground / background.
+        margin: where the guide leaves a pixel to GFM, the alpha stays within this of
+            the guide's value (1: no bound).
     """
 
     core: float = 0.003
     near: float = 0.04
     high: float = 0.97
     low: float = 0.03
+    margin: float = 0.5
 
     def __post_init__(self) -> None:
-        if not (0 <= self.core <= self.near <= 1 and 0 <= self.low <= 0.5 <= self.high <= 1):
-            raise ConfigError(f"a hint rule needs 0 <= core <= near <= 1 and 0 <= low <= 0.5 <= high <= 1, got {self}")
+        if not (0 <= self.core <= self.near <= 1 and 0 <= self.low <= 0.5 <= self.high <= 1 and 0 <= self.margin <= 1):
+            raise ConfigError(f"a hint rule needs 0 <= core <= near <= 1, 0 <= low <= 0.5 <= high <= 1 and "
+                              f"0 <= margin <= 1, got {self}")
 
 
 DEFAULT_RULE = HintRule()
@@ -117,6 +122,42 @@ def merge_hints(user: np.ndarray | None, guide: np.ndarray | None) -> np.ndarray
     return np.where(user != Hint.UNKNOWN, user, guide).astype(np.uint8)
 
 
+@dataclass(frozen=True)
+class GuideOutput:
+    """What a guide says about one photo.
+
+    Attributes:
+        hints: ``(H, W)`` uint8 :class:`~gfm.io.hints.Hint` codes (:func:`hints_from_mask`).
+        mask: ``(H, W)`` uint8, the guide's subject probability x 255.
+        margin: how far GFM's alpha may stray from the guide where the hints leave it to GFM.
+    """
+
+    hints: np.ndarray
+    mask: np.ndarray
+    margin: float = DEFAULT_RULE.margin
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.hints.nbytes + self.mask.nbytes)
+
+    def bound(self, alpha: np.ndarray, hints: np.ndarray) -> None:
+        """Keep ``alpha`` within :attr:`margin` of the guide's value where ``hints`` (the
+        guide's merged with a user's) say unknown (in place; rows in bands, little memory)."""
+        if self.margin >= 1:
+            return
+        band = 256
+        for top in range(0, alpha.shape[0], band):
+            rows = slice(top, top + band)
+            free = hints[rows] == Hint.UNKNOWN
+            guide = self.mask[rows][free].astype(np.float32) * np.float32(1 / 255)
+            alpha[rows][free] = np.clip(alpha[rows][free], guide - self.margin, guide + self.margin)
+
+
+def hints_of(output: GuideOutput | None) -> np.ndarray | None:
+    """The hint codes of a guide's output (None without one)."""
+    return None if output is None else output.hints
+
+
 class Guide:
     """A segmentation model that steers GFM's glance.
 
@@ -141,11 +182,15 @@ class Guide:
         return self.segmenter.predict(image)
 
     def hints(self, image: np.ndarray) -> np.ndarray | None:
-        """Hints for one photo (:func:`hints_from_mask` of :meth:`mask`; for photos over
-        :data:`HINT_MAX_SIDE` px, of the mask at that size, enlarged).
+        """Hint codes for one photo: :meth:`run`'s, or None."""
+        return hints_of(self.run(image))
+
+    def run(self, image: np.ndarray) -> GuideOutput | None:
+        """The guide's hints and mask for one photo (:func:`hints_from_mask` of :meth:`mask`;
+        for photos over :data:`HINT_MAX_SIDE` px, of the mask at that size, enlarged).
 
         Returns:
-            ``(H, W)`` uint8 Hint codes, or ``None`` (with a :class:`GuideWarning`)
+            A :class:`GuideOutput`, or ``None`` (with a :class:`GuideWarning`)
             when the mask is the same everywhere: a flat mask says nothing about
             where the subject is, so the photo is matted by GFM alone.
         """
@@ -158,9 +203,11 @@ class Guide:
                           "everywhere for this photo; matted without the guide", GuideWarning, stacklevel=2)
             return None
         hints = hints_from_mask(mask, self.rule)
+        levels = np.round(mask * 255).astype(np.uint8)
         if size != (height, width):  # a huge photo: the hints of its reduced copy, enlarged
             hints = cv2.resize(hints, (width, height), interpolation=cv2.INTER_NEAREST)
-        return hints
+            levels = cv2.resize(levels, (width, height), interpolation=cv2.INTER_LINEAR)
+        return GuideOutput(hints, levels, self.rule.margin)
 
     def describe(self) -> str:
         """``isnet-general-use (ISNet, /path/to/file.onnx)`` for messages."""
@@ -287,11 +334,13 @@ __all__ = [
     "GUIDE_AUTO",
     "GUIDE_NONE",
     "Guide",
+    "GuideOutput",
     "GuideWarning",
     "HintRule",
     "check_guide_file",
     "default_guide_available",
     "hints_from_mask",
+    "hints_of",
     "load_guide",
     "merge_hints",
     "recognise_guide_file",

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from gfm.errors import InputError
-from gfm.inference.guide import merge_hints
+from gfm.inference.guide import GuideOutput, hints_of, merge_hints
 from gfm.inference.predictor import MattingResult, Predictor, _focus_pixels_needed, _tt_trimap_full_resolution
 from gfm.inference.result import checked_hints, force_solid, fuse_two_class, tt_glance_map
 from gfm.inference.sizing import from_network_output, working_size
@@ -66,17 +66,17 @@ class NetworkMaps:
     Attributes:
         size: ``(H, W)`` of the image.
         models: for each model of the predictor, ``{head: HeadMaps}``.
-        guide: the predictor's guide's hints (``(H, W)`` uint8 Hint codes), or None
-            without a guide (or when it had nothing to say about this image).
+        guide: what the predictor's guide said (its hints and mask), or None without
+            a guide (or when it had nothing to say about this image).
     """
 
     size: tuple[int, int]
     models: list[dict[str, HeadMaps]]
-    guide: np.ndarray | None = None
+    guide: GuideOutput | None = None
 
     @property
     def nbytes(self) -> int:
-        """Memory held by the maps (5 bytes a pixel a head, 1 more with a guide)."""
+        """Memory held by the maps (5 bytes a pixel a head, 2 more with a guide)."""
         guide = 0 if self.guide is None else self.guide.nbytes
         return guide + sum(m.glance.nbytes + m.focus.nbytes for model in self.models for m in model.values())
 
@@ -164,8 +164,8 @@ class GuidedPredictor:
         if image.shape[0] == 0 or image.shape[1] == 0:
             raise InputError("the image has zero size")
         predictor = self.predictor
-        guide = predictor.hints_for(image)  # the guide's hints (None without a guide)
-        models = [self._heads_of(m, n, image, guide) for m, n in zip(predictor.models, predictor.normalizations)]
+        _, guide = predictor.hints_for(image)  # what the guide says (None without a guide)
+        models = [self._heads_of(m, n, image, hints_of(guide)) for m, n in zip(predictor.models, predictor.normalizations)]
         return NetworkMaps((int(image.shape[0]), int(image.shape[1])), models, guide)
 
     @torch.inference_mode()
@@ -188,7 +188,7 @@ class GuidedPredictor:
         """
         if hints is not None:
             hints = checked_hints(hints, maps.size)  # None when all unknown: the plain prediction, bit for bit
-        hints = merge_hints(hints, maps.guide)
+        hints = merge_hints(hints, hints_of(maps.guide))
         predictor = self.predictor
         outputs = []
         for model, heads in zip(predictor.models, maps.models):
@@ -206,6 +206,8 @@ class GuidedPredictor:
             alpha = np.median(np.stack([a for a, _ in outputs]), axis=0).astype(np.float32)
             glance_map = outputs[0][1]
         alpha = np.clip(alpha, 0.0, 1.0)
+        if maps.guide is not None and hints is not None:
+            maps.guide.bound(alpha, hints)
         if hints is not None:
             force_solid(alpha, hints)  # RIM and medians must not undo what the user said
         return MattingResult(alpha, glance_map)

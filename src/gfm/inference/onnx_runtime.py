@@ -193,14 +193,15 @@ class OnnxPredictor:
         Returns:
             A :class:`~gfm.inference.MattingResult` at the input's full resolution.
         """
-        from gfm.inference.guide import merge_hints
+        from gfm.inference.guide import hints_of, merge_hints
 
         image = as_rgb(image)
         if image.shape[0] == 0 or image.shape[1] == 0:
             raise InputError("the image has zero size")
         if hints is not None:
             hints = checked_hints(hints, image.shape[:2])
-        hints = merge_hints(hints, self.guide.hints(image) if self.guide is not None else None)
+        guided = self.guide.run(image) if self.guide is not None else None
+        hints = merge_hints(hints, hints_of(guided))
         outputs = [self._run_model(model, image, hints) for model in self.models]
         if len(outputs) == 1:
             alpha, glance_map = outputs[0]
@@ -208,6 +209,8 @@ class OnnxPredictor:
             alpha = np.median(np.stack([a for a, _ in outputs]), axis=0).astype(np.float32)
             glance_map = outputs[0][1]
         np.clip(alpha, 0.0, 1.0, out=alpha)
+        if guided is not None and hints is not None:
+            guided.bound(alpha, hints)
         if hints is not None:
             force_solid(alpha, hints)
         return MattingResult(alpha, glance_map if trimap else None, image)

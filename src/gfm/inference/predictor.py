@@ -35,7 +35,7 @@ from gfm.models.normalization import RAW_255, Normalization
 from gfm.models.optimize import optimize_for_inference
 
 if TYPE_CHECKING:
-    from gfm.inference.guide import Guide
+    from gfm.inference.guide import Guide, GuideOutput
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """``"auto"`` -> CUDA when available, else CPU."""
@@ -239,7 +239,7 @@ class Predictor:
         image = as_rgb(image)
         if image.shape[0] == 0 or image.shape[1] == 0:
             raise InputError("the image has zero size")
-        hints = self.hints_for(image, hints)
+        hints, guided = self.hints_for(image, hints)
         outputs = [self._run_model(m, n, image, hints) for m, n in zip(self.models, self.normalizations)]
         if len(outputs) == 1:
             alpha, glance_map = outputs[0]
@@ -247,19 +247,21 @@ class Predictor:
             alpha = np.median(np.stack([a for a, _ in outputs]), axis=0).astype(np.float32)
             glance_map = outputs[0][1]
         np.clip(alpha, 0.0, 1.0, out=alpha)  # in place: alpha is ours
+        if guided is not None and hints is not None:
+            guided.bound(alpha, hints)  # GFM refines the guide where it decides, never contradicts it
         if hints is not None:
             force_solid(alpha, hints)  # RIM and medians must not undo what the hints say
         return MattingResult(alpha, glance_map if trimap else None, image)
 
-    def hints_for(self, image: np.ndarray, hints: np.ndarray | None = None) -> np.ndarray | None:
+    def hints_for(self, image: np.ndarray, hints: np.ndarray | None = None) -> tuple[np.ndarray | None, GuideOutput | None]:
         """The hints a prediction of ``image`` uses: ``hints`` (checked) merged over the
-        :attr:`guide`'s (which runs here), or None when there are neither."""
-        from gfm.inference.guide import merge_hints
+        :attr:`guide`'s (which runs here), or None when there are neither; and the guide's output."""
+        from gfm.inference.guide import hints_of, merge_hints
 
         if hints is not None:
             hints = checked_hints(hints, image.shape[:2])
-        guide_hints = self.guide.hints(image) if self.guide is not None else None
-        return merge_hints(hints, guide_hints)
+        guided = self.guide.run(image) if self.guide is not None else None
+        return merge_hints(hints, hints_of(guided)), guided
 
 
 __all__ = ["DEFAULT_MAX_PIXELS", "ImageInput", "MattingResult", "Predictor", "as_rgb", "resolve_device"]
