@@ -187,7 +187,6 @@ def run(args: argparse.Namespace) -> int:
         is_single_file_output,
         plan_outputs,
     )
-    from gfm.errors import InputError
     from gfm.inference.foreground import parse_background
     from gfm.inference.guide import GuideWarning
     from gfm.io import decode_image, read_image

@@ -110,8 +110,10 @@ class OnnxSegmenter:
         if threads is not None:
             options.intra_op_num_threads = int(threads)
         options.inter_op_num_threads = 1
+        # onnxruntime-gpu lists CUDA: the guide then runs on the GPU, the CPU being the fallback.
+        providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in ort.get_available_providers()]
         try:
-            self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(str(self.path), options, providers=providers or ["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types
             raise error(f"{self.path}: onnxruntime cannot load this file as a model ({str(exc)[:200]}); "
                         "is it a complete .onnx file? Download or export it again") from None
