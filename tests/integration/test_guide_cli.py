@@ -242,11 +242,14 @@ def test_serve_reports_the_guide_and_corrects_on_top(stand_in: Path) -> None:
     predictor = Predictor(max_pixels=300 * 200, precision="fp32", guide=load_guide(stand_in))
     describe = _describe(["gfm-lite"], predictor.models, predictor)
     assert describe["summary"].endswith("guided by bright.onnx") and describe["guide"]["name"] == "bright.onnx"
+    assert describe["guide_tip"] is None
+    unguided = Predictor(predictor.models, max_pixels=300 * 200, precision="fp32")
+    assert "gfm weights download isnet-general-use" in _describe(["gfm-lite"], unguided.models, unguided)["guide_tip"]
     client = TestClient(create_app(MattingService(GuidedPredictor(predictor), ServeSettings(), describe)))
     info = client.get("/api/model").json()
     assert "guided by bright.onnx" in info["summary"]
     page = client.get("/").text + client.get("/static/app.js").text
-    assert "info.summary" in page  # the page shows the summary line, guide included
+    assert "info.summary" in page and "info.guide_tip" in page  # the page shows the summary line (guide), or the tip
 
     import io
 

@@ -79,6 +79,10 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+GUIDE_TIP = ("tip: for portraits and busy scenes, run gfm weights download isnet-general-use once and restart "
+             "gfm serve (ISNet then says what is subject, GFM draws the edge)")
+
+
 def _describe(specs: list[str], models: list[GFM], predictor: Predictor) -> dict[str, Any]:
     """What ``GET /api/model`` reports."""
     from gfm import __version__
@@ -92,6 +96,8 @@ def _describe(specs: list[str], models: list[GFM], predictor: Predictor) -> dict
         "summary": summary,
         "models": entries,
         "guide": None if guide is None else {"name": guide.name, "file": str(guide.path)},
+        # What the page says without a guide: how to get the better cutouts.
+        "guide_tip": None if guide is not None else GUIDE_TIP,
         "strategy": predictor.strategy.name if len(models) == 1 else f"ensemble of {len(models)} ({predictor.strategy.name} each)",
         "device": str(predictor.device),
         "precision": predictor.precision,

@@ -77,6 +77,12 @@ async function loadModelInfo() {
     const info = await response.json();
     limits = info.limits;
     $("#model-info").textContent = `${info.summary} · ${info.strategy} · ${info.device}`;
+    if (info.guide_tip) {  // no guide: say once, on the page, how to get the better cutouts
+      const tip = document.createElement("span");
+      tip.id = "guide-tip";
+      tip.textContent = ` · ${info.guide_tip}`;
+      $("#model-info").append(tip);
+    }
   } catch (error) {
     $("#model-info").textContent = "model information unavailable";
   }
