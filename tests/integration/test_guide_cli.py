@@ -224,6 +224,8 @@ def test_evaluate_takes_a_guide_and_names_it(stand_in: Path, tmp_path: Path, cap
     summary = json.loads((out / "summary.json").read_text())
     assert "guide bright.onnx" in json.dumps(summary)
     assert "guide bright.onnx" in capsys.readouterr().out
+    assert main(["evaluate", "--data", str(data), "--pred", str(data / "mask"), "--guide", str(stand_in), "--out", str(tmp_path / "e2")]) == 2
+    assert "--guide" in capsys.readouterr().err  # predictions from files take no guide: said, not ignored
 
 
 def test_serve_reports_the_guide_and_corrects_on_top(stand_in: Path) -> None:

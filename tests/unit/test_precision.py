@@ -61,8 +61,9 @@ def test_an_unknown_precision_is_refused() -> None:
 def test_the_bundled_default_carries_its_measured_defaults(native_bf16: None) -> None:
     entry = get_weights("gfm-lite")
     model = load_model_spec()
-    assert inference_defaults(model) == InferenceDefaults(strategy=entry.strategy, auto_bf16=entry.auto_bf16)
-    assert (entry.strategy, entry.auto_bf16) == ("single", True)
+    assert inference_defaults(model) == InferenceDefaults(strategy=entry.strategy, auto_bf16=entry.auto_bf16,
+                                                          guided_strategy=entry.guided_strategy)
+    assert (entry.strategy, entry.auto_bf16, entry.guided_strategy) == ("single", True, "guided")
     predictor = Predictor(model, device="cpu")
     assert (predictor.strategy.name, predictor.precision) == ("single", "bf16")
     explicit = Predictor(model, "hybrid", device="cpu", precision="fp32")

@@ -142,8 +142,9 @@ def register(subparsers: Any) -> None:
 def _check_options(args: argparse.Namespace) -> None:
     if args.pred is not None:
         extra = given_inference_options(args)
+        guide = None if args.guide == "none" else args.guide  # the default: no guide
         for flag, value in (("--save-predictions", args.save_predictions), ("--sweep", args.sweep or None),
-                            ("--sweep-settings", args.sweep_settings)):
+                            ("--sweep-settings", args.sweep_settings), ("--guide", guide)):
             if value is not None:
                 extra.append(flag)
         if extra:
