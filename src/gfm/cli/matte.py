@@ -234,6 +234,13 @@ def run(args: argparse.Namespace) -> int:
         del models  # the predictor holds its own (optimised) copies: free the loaded ones
     if not args.quiet:
         say_guide(guide)
+    guided = None
+    if hints_for is not None and onnx_files is None:
+        from gfm.inference.guided import GuidedPredictor
+
+        # Hinted photos through the maps of GuidedPredictor: where the hints say nothing
+        # the alpha is bit for bit that of plain gfm matte (the ONNX graph's focus is dense anyway).
+        guided = GuidedPredictor(predictor)
     unhinted = 0
     guide_notes: list[str] = []
 
@@ -289,7 +296,10 @@ def run(args: argparse.Namespace) -> int:
                     hints = read_hint(hint_path, image.shape[:2])
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always", GuideWarning)
-                    result = predictor.predict(image, trimap="trimap" in kinds, hints=hints)
+                    if guided is not None and hints is not None:
+                        result = guided.predict(image, hints)
+                    else:
+                        result = predictor.predict(image, trimap="trimap" in kinds, hints=hints)
                 guide_notes += [f"{job.source}: {w.message}" for w in caught if issubclass(w.category, GuideWarning)]
             except Exception as error:  # one image never ends the batch
                 failed(job, error)
