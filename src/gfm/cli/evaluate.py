@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from gfm.cli._arguments import add_progress_option
+from gfm.cli._sharding import under_torchrun
 from gfm.cli._model_options import (
     add_model_options,
     build_predictor,
@@ -134,7 +135,7 @@ def register(subparsers: Any) -> None:
         help="score the images that have a prediction and list the others (default: error)",
     )
     add_progress_option(parser)
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=under_torchrun(run, quiet="no_progress"))  # torchrun: each process scores its share
 
 
 def _check_options(args: argparse.Namespace) -> None:
@@ -148,6 +149,10 @@ def _check_options(args: argparse.Namespace) -> None:
             raise ConfigError(
                 f"{', '.join(extra)}: only with --model (they set how a model predicts); --pred scores existing files"
             )
+    shard = getattr(args, "shard", None)
+    if shard is not None and shard.enabled and (args.sweep or args.sweep_settings):
+        raise ConfigError("--sweep and --sweep-settings run in one process: run the sweep without torchrun "
+                          "(or, under torchrun, evaluate one setting a run with --strategy)")
     if (args.sweep or args.sweep_settings) and args.strategy not in (None, "ensemble"):
         raise ConfigError(
             f"--strategy {args.strategy} does not go with --sweep: the sweep sets the glance and focus ratios "
@@ -242,6 +247,7 @@ def _run_model(args: argparse.Namespace, dataset: Any) -> int:
         warmup=True,
         environment=environment,
         progress=progress,
+        shard=getattr(args, "shard", None),
     )
     _print_result(result)
     return 0
@@ -285,6 +291,7 @@ def run(args: argparse.Namespace) -> int:
         snap_trimaps=args.snap_trimaps,
         allow_missing=args.allow_missing,
         progress=not args.no_progress,
+        shard=getattr(args, "shard", None),
     )
     _print_result(result)
     return 0

@@ -36,7 +36,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -74,6 +74,22 @@ PredictFn = Callable[[np.ndarray], np.ndarray]
 
 #: Longest time between two rewrites of ``per_image.csv`` during a run.
 CSV_FLUSH_SECONDS = 5.0
+
+#: Under torchrun each process keeps its rows in ``per_image.partRANK.csv`` until the
+#: end, when rank 0 merges them into ``per_image.csv``; resume reads them too.
+PART_GLOB = "per_image.part*.csv"
+
+
+class Shard(Protocol):
+    """Which share of the images this process scores (:class:`gfm.sharding.Shard`)."""
+
+    rank: int
+    world_size: int
+
+    def take(self, items: list[MattingSample]) -> list[MattingSample]: ...
+    def all_gather(self, value: Any) -> list[Any]: ...
+    def on_main(self, work: Callable[[], Any]) -> Any: ...
+    def raise_first(self, error: BaseException | None) -> None: ...
 
 _ALPHA_SUFFIX = "_alpha"
 
@@ -186,6 +202,7 @@ def evaluate(
     warmup: bool = False,
     environment: Mapping[str, Any] | None = None,
     progress: bool = True,
+    shard: Shard | None = None,
 ) -> EvaluationResult:
     """Score predictions of every sample of ``dataset`` and write the reports.
 
@@ -220,6 +237,12 @@ def evaluate(
             resume (device, threads, versions: they change the times, not
             the alphas).
         progress: show a tqdm progress bar.
+        shard: under torchrun, this process's place
+            (:func:`gfm.sharding.shard_from_environment`): each rank scores
+            every ``world_size``-th image still to do, keeping its rows in
+            ``per_image.partRANK.csv``; rank 0 writes the merged reports, the same
+            as one process would (the times aside). Every rank returns the result.
+            An error of any rank is raised on every rank.
 
     Raises:
         InputError: missing or mismatched files, bad values.
@@ -273,15 +296,39 @@ def evaluate(
     }
 
     csv_path, json_path, md_path = out / CSV_NAME, out / JSON_NAME, out / MARKDOWN_NAME
-    rows: dict[str, dict[str, Any]] = {}
-    if resume and csv_path.exists():
-        check_resume(json_path, settings)
-        rows = read_csv(csv_path, set(names))
+    sharded = shard is not None and shard.world_size > 1
+
+    def start() -> dict[str, dict[str, Any]]:
+        """Rows kept from an earlier run (resume); the folder marked as this evaluation's."""
+        rows: dict[str, dict[str, Any]] = {}
+        parts = sorted(out.glob(PART_GLOB)) if out.is_dir() else []
+        if resume and (csv_path.exists() or parts):
+            check_resume(json_path, settings)
+            if csv_path.exists():
+                rows = read_csv(csv_path, set(names))
+            for part in parts:  # rows of an interrupted torchrun run
+                rows.update(read_csv(part, set(names)))
+        summary["count"] = len(rows)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            raise OutputError(f"{out}: exists and is not a folder; --out needs a folder for the reports") from None
+        except OSError as error:
+            raise OutputError(f"{out}: cannot create the report folder ({error.strerror or error}); choose another --out") from None
+        remove_stale_temporaries(out)  # what a killed run's report writes left
+        # Mark the folder as this evaluation's before any row is written, so a
+        # later resume never mixes in rows of an older, different run.
+        write_report(json_path, json.dumps(summary, indent=1) + "\n")
+        write_report(csv_path, format_csv(rows))
+        for part in parts:
+            part.unlink(missing_ok=True)
+        md_path.unlink(missing_ok=True)
+        return rows
 
     summary: dict[str, Any] = {
         "method": method,
         "complete": False,
-        "count": len(rows),
+        "count": 0,
         "dataset_size": len(names),
         "metrics": {},
         "missing_predictions": missing,
@@ -292,40 +339,45 @@ def evaluate(
         "settings": settings,
         "environment": dict(environment or {}),
     }
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
-        raise OutputError(f"{out}: exists and is not a folder; --out needs a folder for the reports") from None
-    except OSError as error:
-        raise OutputError(f"{out}: cannot create the report folder ({error.strerror or error}); choose another --out") from None
-    remove_stale_temporaries(out)  # what a killed run's report writes left
-    # Mark the folder as this evaluation's before any row is written, so a
-    # later resume never mixes in rows of an older, different run.
-    write_report(json_path, json.dumps(summary, indent=1) + "\n")
-    write_report(csv_path, format_csv(rows))
-    md_path.unlink(missing_ok=True)
+    rows = shard.on_main(start) if sharded else start()  # type: ignore[union-attr]
 
     todo = [s for s in dataset.samples if s.name not in rows and (predictor is not None or s.name in found)]
+    if sharded:
+        todo = shard.take(todo)  # type: ignore[union-attr]
+    # Under torchrun each rank writes only its own rows, to its own part file.
+    own_rows: dict[str, dict[str, Any]] = {} if sharded else rows
+    own_csv = out / f"per_image.part{shard.rank}.csv" if sharded else csv_path  # type: ignore[union-attr]
     # The table is rewritten at most every CSV_FLUSH_SECONDS (rewriting it per
     # image is quadratic on large sets) and whenever the loop stops, errors and
     # Ctrl-C included: rows already computed are valid and resume keeps them.
     last_flush = time.monotonic()
-    if warmup and predictor is not None and todo:
-        predictor(read_image(todo[0].image))
+    failure: Exception | None = None
     try:
+        if warmup and predictor is not None and todo:
+            predictor(read_image(todo[0].image))
         for sample in tqdm(todo, desc="evaluate", unit="img", disable=not progress):
             metrics, prediction_name, seconds = _score(
                 sample, found.get(sample.name), predictor, snap_trimaps, save_predictions
             )
-            rows[sample.name] = {**metrics, "prediction": prediction_name, "seconds": seconds}
+            own_rows[sample.name] = {**metrics, "prediction": prediction_name, "seconds": seconds}
             if time.monotonic() - last_flush >= CSV_FLUSH_SECONDS:
-                write_report(csv_path, format_csv(rows))
+                write_report(own_csv, format_csv(own_rows))
                 last_flush = time.monotonic()
+    except Exception as error:
+        if not sharded:
+            raise
+        failure = error  # raised on every rank below, once the ranks have met
     finally:
-        write_report(csv_path, format_csv(rows))
+        if own_rows or not sharded:
+            write_report(own_csv, format_csv(own_rows))
+    if sharded:
+        shard.raise_first(failure)  # type: ignore[union-attr]
+        for part in shard.all_gather(own_rows):  # type: ignore[union-attr]
+            rows.update(part)
 
     if not rows:
         raise InputError("nothing was evaluated")
+    rows = {name: rows[name] for name in names if name in rows}  # the dataset's order, however the rows came
     means, undefined = metric_means(rows)
     json_means = {key: None if math.isnan(value) else value for key, value in means.items()}  # strict JSON
     seconds_per_image, timed_count = mean_seconds(rows)
@@ -337,8 +389,16 @@ def evaluate(
         seconds_per_image=seconds_per_image,
         timed_images=timed_count,
     )
-    write_report(json_path, json.dumps(summary, indent=1) + "\n")
-    write_report(md_path, format_table(dataset, method, means, summary))
+
+    def finish() -> None:
+        if sharded:
+            write_report(csv_path, format_csv(rows))  # every rank's rows, merged
+        write_report(json_path, json.dumps(summary, indent=1) + "\n")
+        write_report(md_path, format_table(dataset, method, means, summary))
+        for part in out.glob(PART_GLOB):
+            part.unlink(missing_ok=True)
+
+    shard.on_main(finish) if sharded else finish()  # type: ignore[union-attr]
     return EvaluationResult(
         means=means,
         per_image={name: {k: rows[name][k] for k in METRIC_NAMES} for name in sorted(rows)},
