@@ -68,6 +68,7 @@ examples:
   gfm evaluate --model gfm-r34-tt --strategy single --data datasets/AM-2k --out eval/single
   gfm evaluate --model runs/mine/best.pt --data datasets/AM-2k --out eval/mine --save-predictions eval/mine/alphas
   gfm evaluate --model gfm-r34-tt --data datasets/AM-2k --out eval/sweep --sweep --device cuda
+  torchrun --nproc_per_node 4 -m gfm.cli.main evaluate --model gfm-r34-tt --data datasets/AM-2k --out eval/r34
 """
 
 

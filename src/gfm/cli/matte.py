@@ -58,6 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "  gfm matte 'shots/*.png' --out out/ --outputs composite --background '#00b140'\n"
             "  gfm matte cat.jpg --out out/ --strategy ensemble   # median of the r34 TT, FT, BT models\n"
             "  gfm matte cat.jpg --out out/ --hint cat_trimap.png  # guided: a trimap or painted hints\n"
+            "  torchrun --nproc_per_node 4 -m gfm.cli.main matte photos/ -r --out mattes/  # 4 GPUs, a share each\n"
             "weights: --model takes a name from `gfm weights list` or a checkpoint path. The default,\n"
             "gfm-lite, is shipped with gfm (no download). The paper's checkpoints (e.g. gfm-r34-tt) are\n"
             "downloaded on first use; without internet, register a copy with\n"
