@@ -249,9 +249,19 @@ def _run_model(args: argparse.Namespace, dataset: Any) -> int:
         environment=environment,
         progress=progress,
         shard=getattr(args, "shard", None),
+        metric_threads=_metric_threads(args, predictor.device),
     )
     _print_result(result)
     return 0
+
+
+def _metric_threads(args: argparse.Namespace, device: Any) -> int:
+    """Threads for the metrics: on a GPU the CPU cores are free while the network works, so earlier
+    images are scored on them meanwhile (one core scores a 1620x1080 matte in 0.6-0.9 s); on the
+    CPU the network already keeps the cores busy: one image after another."""
+    from gfm.cpu import inference_threads
+
+    return max(1, args.threads or inference_threads()) if device.type == "cuda" else 1
 
 
 def _print_result(result: Any) -> None:

@@ -38,8 +38,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
-
 from gfm.data.layouts import MattingSample, MattingSplit, is_image_file
 from gfm.errors import InputError, OutputError
 from gfm.evaluation.datasets import dataset_source
@@ -55,11 +53,11 @@ from gfm.evaluation.reports import (
     read_csv,
     write_report,
 )
-from gfm.io import read_image, write_alpha
+from gfm.evaluation.scoring import PredictFn, Scorer
+from gfm.io import read_image
 from gfm.io.atomic import remove_stale_temporaries
-from gfm.metrics.files import load_alpha_exact, load_trimap
-from gfm.metrics.matting import CONN_THRESHOLDS, GRAD_SIGMA, METRIC_NAMES, evaluate_alpha
-from gfm.metrics.trimap import DEFAULT_TRIMAP_KERNEL, trimap_from_alpha
+from gfm.metrics.matting import CONN_THRESHOLDS, GRAD_SIGMA, METRIC_NAMES
+from gfm.metrics.trimap import DEFAULT_TRIMAP_KERNEL
 
 __all__ = [
     "CSV_FLUSH_SECONDS",
@@ -68,9 +66,6 @@ __all__ = [
     "evaluate",
     "find_predictions",
 ]
-
-#: ``predictor(image)``: ``uint8`` RGB ``(H, W, 3)`` -> float alpha ``(H, W)`` in [0, 1].
-PredictFn = Callable[[np.ndarray], np.ndarray]
 
 #: Longest time between two rewrites of ``per_image.csv`` during a run.
 CSV_FLUSH_SECONDS = 5.0
@@ -174,19 +169,6 @@ class EvaluationResult:
     markdown_path: Path = Path()
 
 
-def _check_prediction(alpha: Any, shape: tuple[int, ...], where: str) -> np.ndarray:
-    if not isinstance(alpha, np.ndarray):
-        raise InputError(f"{where}: the predictor returned {type(alpha).__name__}, not a numpy array")
-    if alpha.shape != shape:
-        raise InputError(f"{where}: the predictor returned shape {alpha.shape}, expected {shape} (the image's)")
-    if alpha.dtype.kind != "f":
-        raise InputError(f"{where}: the predictor returned dtype {alpha.dtype}; it must return float alpha in [0, 1]")
-    low, high = float(np.min(alpha)), float(np.max(alpha))
-    if not (0.0 <= low and high <= 1.0):
-        raise InputError(f"{where}: the predictor returned values in [{low:g}, {high:g}], outside [0, 1]")
-    return alpha.astype(np.float64)
-
-
 def evaluate(
     dataset: MattingSplit,
     out_dir: str | os.PathLike[str],
@@ -203,6 +185,7 @@ def evaluate(
     environment: Mapping[str, Any] | None = None,
     progress: bool = True,
     shard: Shard | None = None,
+    metric_threads: int = 1,
 ) -> EvaluationResult:
     """Score predictions of every sample of ``dataset`` and write the reports.
 
@@ -243,6 +226,9 @@ def evaluate(
             ``per_image.partRANK.csv``; rank 0 writes the merged reports, the same
             as one process would (the times aside). Every rank returns the result.
             An error of any rank is raised on every rank.
+        metric_threads: compute the metrics of earlier images on this many
+            threads while the next is predicted (:class:`~gfm.evaluation.scoring.Scorer`);
+            1 (default): one image after another. Same rows either way.
 
     Raises:
         InputError: missing or mismatched files, bad values.
@@ -352,13 +338,13 @@ def evaluate(
     # Ctrl-C included: rows already computed are valid and resume keeps them.
     last_flush = time.monotonic()
     failure: Exception | None = None
+    scored = None
     try:
         if warmup and predictor is not None and todo:
             predictor(read_image(todo[0].image))
-        for sample in tqdm(todo, desc="evaluate", unit="img", disable=not progress):
-            metrics, prediction_name, seconds = _score(
-                sample, found.get(sample.name), predictor, snap_trimaps, save_predictions
-            )
+        scorer = Scorer(found, predictor, snap_trimaps, save_predictions, metric_threads)
+        scored = scorer.scores(todo)
+        for sample, (metrics, prediction_name, seconds) in tqdm(scored, total=len(todo), desc="evaluate", unit="img", disable=not progress):
             own_rows[sample.name] = {**metrics, "prediction": prediction_name, "seconds": seconds}
             if time.monotonic() - last_flush >= CSV_FLUSH_SECONDS:
                 write_report(own_csv, format_csv(own_rows))
@@ -368,6 +354,8 @@ def evaluate(
             raise
         failure = error  # raised on every rank below, once the ranks have met
     finally:
+        if scored is not None:
+            scored.close()  # stop the metric threads' queue (an error, Ctrl-C)
         if own_rows or not sharded:
             write_report(own_csv, format_csv(own_rows))
     if sharded:
@@ -412,48 +400,3 @@ def evaluate(
         markdown_path=md_path,
     )
 
-
-def _score(
-    sample: MattingSample,
-    prediction: Path | None,
-    predictor: PredictFn | None,
-    snap_trimaps: bool,
-    save_predictions: str | os.PathLike[str] | None,
-) -> tuple[dict[str, float], str, float | None]:
-    gt = load_alpha_exact(sample.alpha)
-    seconds: float | None = None
-    if prediction is not None:
-        pred = load_alpha_exact(prediction)
-        if pred.shape != gt.shape:
-            raise InputError(
-                f"{prediction}: prediction is {pred.shape[1]}x{pred.shape[0]} but the ground truth "
-                f"{sample.alpha} is {gt.shape[1]}x{gt.shape[0]} (width x height); predict at the "
-                "ground truth's size"
-            )
-        prediction_name = prediction.name
-    elif predictor is not None:
-        image = read_image(sample.image)
-        if image.shape[:2] != gt.shape:
-            raise InputError(
-                f"{sample.image}: image is {image.shape[1]}x{image.shape[0]} but its ground truth "
-                f"{sample.alpha} is {gt.shape[1]}x{gt.shape[0]} (width x height)"
-            )
-        start = time.perf_counter()
-        alpha = predictor(image)
-        seconds = time.perf_counter() - start
-        pred = _check_prediction(alpha, gt.shape, str(sample.image))
-        prediction_name = "<predictor>"
-        if save_predictions is not None:
-            write_alpha(Path(save_predictions) / f"{sample.name}.png", pred)
-    else:
-        raise InputError(f"sample {sample.name!r}: neither a prediction file nor a predictor")
-    if sample.trimap is not None:
-        trimap = load_trimap(sample.trimap, snap=snap_trimaps)
-        if trimap.shape != gt.shape:
-            raise InputError(
-                f"{sample.trimap}: trimap is {trimap.shape[1]}x{trimap.shape[0]} but the ground truth "
-                f"{sample.alpha} is {gt.shape[1]}x{gt.shape[0]} (width x height)"
-            )
-    else:
-        trimap = trimap_from_alpha(gt)
-    return evaluate_alpha(pred, gt, trimap), prediction_name, seconds
