@@ -44,3 +44,23 @@ def test_each_process_gets_its_device_and_a_share_of_the_cores() -> None:
     assert process_device(None, second) in (None, "cuda:1")  # cuda:LOCAL_RANK where CUDA is available
     assert process_threads(None, one) is None and process_threads(3, second) == 3
     assert process_threads(None, second, cores=8) in (1, 2, 3, 4)  # at most half the free cores
+
+
+def test_what_cannot_be_shared_is_refused_before_any_work(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Standard input, -o FILE and --sweep under torchrun: clear errors, not a hang or a half-done run."""
+    import argparse
+    from pathlib import Path
+
+    from gfm.cli._sharding import take_share
+    from gfm.cli.evaluate import _check_options
+    from gfm.inference.batch import CollectedInputs, MatteJob
+
+    two = Shard(rank=0, world_size=2)
+    for job in (MatteJob(Path("-"), Path("stdin")), MatteJob(tmp_path / "a.jpg", Path("a"), target=tmp_path / "cut.png")):
+        with pytest.raises(ConfigError, match="without torchrun"):
+            take_share(two, CollectedInputs(jobs=[job]))
+    found = CollectedInputs(jobs=[MatteJob(tmp_path / "a.jpg", Path("a"))], problems=["x: broken"])
+    assert take_share(Shard(), found) is found  # one process: untouched
+    args = argparse.Namespace(pred=None, sweep=True, sweep_settings=None, strategy=None, shard=two)
+    with pytest.raises(ConfigError, match="--sweep"):
+        _check_options(args)
