@@ -7,8 +7,12 @@ original/ + mask/) and synthetic 1920 x 1080 backgrounds, fills the cache
 loading is timed here), then times a DataLoader over MattingDataset
 (ORI-Track) and CompositeDataset (RSSN, k = 5).
 
+With --epochs N it also times N short epochs (--epoch-batches each) with workers
+that start anew every epoch (gfm train before issue 20) and with persistent
+workers fed (epoch, index) pairs (gfm train now): the start-up an epoch costs.
+
 Usage:
-    PYTHONPATH=src python benchmarks/bench_dataloader.py [--workers 2] [--batches 10] [--batch-size 8]
+    PYTHONPATH=src python benchmarks/bench_dataloader.py [--workers 2] [--batches 10] [--batch-size 8] [--epochs 4]
 """
 
 from __future__ import annotations
@@ -80,6 +84,23 @@ def time_loader(ds: torch.utils.data.Dataset, workers: int, batch_size: int, bat
     return n / (time.perf_counter() - start)
 
 
+def time_epochs(ds: torch.utils.data.Dataset, workers: int, batch_size: int, epochs: int, batches: int, persistent: bool) -> float:
+    """Seconds an epoch of ``batches`` batches takes, start-up of the workers included (median over epochs 2..N)."""
+    from gfm.engine.sampler import EpochSampler
+
+    sampler = EpochSampler(min(len(ds), batches * batch_size), seed=0, tag_epoch=persistent)  # an epoch of `batches`
+    loader = DataLoader(ds, batch_size=batch_size, sampler=sampler, num_workers=workers, persistent_workers=persistent)
+    times = []
+    for epoch in range(epochs):
+        sampler.set_epoch(epoch)
+        ds.set_epoch(epoch)  # type: ignore[attr-defined]
+        start = time.perf_counter()
+        for _ in loader:  # the whole epoch, as gfm train does
+            pass
+        times.append(time.perf_counter() - start)
+    return float(np.median(times[1:]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", type=int, default=2)
@@ -87,6 +108,8 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=10)
     parser.add_argument("--foregrounds", type=Path)
     parser.add_argument("--rosta", default="TT")
+    parser.add_argument("--epochs", type=int, default=0, help="also time this many short epochs, workers restarted vs persistent")
+    parser.add_argument("--epoch-batches", type=int, default=4)
     args = parser.parse_args()
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
@@ -103,6 +126,12 @@ def main() -> None:
         for name, ds in (("ORI-Track MattingDataset (+ cached F, B)", ori), ("COMP-Track CompositeDataset (RSSN)", comp)):
             rate = time_loader(ds, args.workers, args.batch_size, args.batches)
             print(f"{name}: {rate:.1f} samples/s")
+        if args.epochs:
+            for name, ds in (("ORI-Track", ori), ("COMP-Track (RSSN)", comp)):
+                restarted, persistent = (time_epochs(ds, args.workers, args.batch_size, args.epochs, args.epoch_batches, p)
+                                         for p in (False, True))
+                print(f"{name}, epochs of {args.epoch_batches} batches: {restarted:.2f} s an epoch with workers started every "
+                      f"epoch, {persistent:.2f} s with persistent workers")
     print(f"command: {' '.join([sys.executable, *sys.argv])}")
 
 

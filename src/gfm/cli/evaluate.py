@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from gfm.cli._arguments import add_progress_option
+from gfm.cli._sharding import under_torchrun
 from gfm.cli._model_options import (
     add_model_options,
     build_predictor,
@@ -68,6 +69,7 @@ examples:
   gfm evaluate --model gfm-r34-tt --strategy single --data datasets/AM-2k --out eval/single
   gfm evaluate --model runs/mine/best.pt --data datasets/AM-2k --out eval/mine --save-predictions eval/mine/alphas
   gfm evaluate --model gfm-r34-tt --data datasets/AM-2k --out eval/sweep --sweep --device cuda
+  torchrun --nproc_per_node 4 -m gfm.cli.main evaluate --model gfm-r34-tt --data datasets/AM-2k --out eval/r34
 """
 
 
@@ -136,7 +138,7 @@ def register(subparsers: Any) -> None:
         help="score the images that have a prediction and list the others (default: error)",
     )
     add_progress_option(parser)
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=under_torchrun(run, quiet="no_progress"))  # torchrun: each process scores its share
 
 
 def _check_options(args: argparse.Namespace) -> None:
@@ -151,6 +153,10 @@ def _check_options(args: argparse.Namespace) -> None:
             raise ConfigError(
                 f"{', '.join(extra)}: only with --model (they set how a model predicts); --pred scores existing files"
             )
+    shard = getattr(args, "shard", None)
+    if shard is not None and shard.enabled and (args.sweep or args.sweep_settings):
+        raise ConfigError("--sweep and --sweep-settings run in one process: run the sweep without torchrun "
+                          "(or, under torchrun, evaluate one setting a run with --strategy)")
     if (args.sweep or args.sweep_settings) and args.strategy not in (None, "ensemble"):
         raise ConfigError(
             f"--strategy {args.strategy} does not go with --sweep: the sweep sets the glance and focus ratios "
@@ -249,9 +255,20 @@ def _run_model(args: argparse.Namespace, dataset: Any) -> int:
         warmup=True,
         environment=environment,
         progress=progress,
+        shard=getattr(args, "shard", None),
+        metric_threads=_metric_threads(args, predictor.device),
     )
     _print_result(result)
     return 0
+
+
+def _metric_threads(args: argparse.Namespace, device: Any) -> int:
+    """Threads for the metrics: on a GPU the CPU cores are free while the network works, so earlier
+    images are scored on them meanwhile (one core scores a 1620x1080 matte in 0.6-0.9 s); on the
+    CPU the network already keeps the cores busy: one image after another."""
+    from gfm.cpu import inference_threads
+
+    return max(1, args.threads or inference_threads()) if device.type == "cuda" else 1
 
 
 def _print_result(result: Any) -> None:
@@ -292,6 +309,7 @@ def run(args: argparse.Namespace) -> int:
         snap_trimaps=args.snap_trimaps,
         allow_missing=args.allow_missing,
         progress=not args.no_progress,
+        shard=getattr(args, "shard", None),
     )
     _print_result(result)
     return 0

@@ -29,8 +29,10 @@ Randomness: item ``i`` of epoch ``e`` draws everything from
 ``numpy.random.default_rng([seed, e, i, ...])``, so results do not depend on
 which worker loads them. **Call** :meth:`set_epoch` **before every epoch**
 (as with ``DistributedSampler``); otherwise every epoch repeats the same crops
-and backgrounds. Workers copy the dataset when an iterator starts, so use
-``persistent_workers=False`` (the default), or the workers keep their epoch.
+and backgrounds. Workers copy the dataset when an iterator starts, so with
+``persistent_workers=True`` they would keep their epoch: index the dataset with
+``(epoch, index)`` pairs instead (``gfm.engine.sampler.EpochSampler(tag_epoch=True)``),
+which sets the epoch of the copy that loads the item.
 
 Do not call ``cv2.setNumThreads`` in a ``worker_init_fn`` of forked workers:
 once the parent has used OpenCV's thread pool, that call deadlocks the worker
@@ -165,7 +167,10 @@ class _EpochDataset(Dataset):
     def load(self, index: int) -> dict[str, np.ndarray]:
         raise NotImplementedError
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+    def __getitem__(self, index: int | tuple[int, int]) -> dict[str, torch.Tensor]:
+        if isinstance(index, tuple):  # (epoch, index): the epoch comes with the index (persistent workers)
+            epoch, index = index
+            self.epoch = int(epoch)
         if self.strict:
             return {**to_tensors(self.load(index), index), "skipped": torch.tensor(0)}
         for attempt in range(MAX_CONSECUTIVE_BAD_ITEMS):

@@ -321,7 +321,7 @@ def train(
     if info.enabled:
         wrapped = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
-    sampler = EpochSampler(len(dataset), seed, info.rank, info.world_size)
+    sampler = EpochSampler(len(dataset), seed, info.rank, info.world_size, tag_epoch=True)  # the epoch comes with each index
     batch_size = config.optim.batch_size
     batches_per_epoch = math.ceil(sampler.per_rank / batch_size)
     workers = config.data.workers if config.data.workers is not None else loader_workers(batches_per_epoch)
@@ -331,7 +331,9 @@ def train(
     _say(info, f"{device.type}: {torch.get_num_threads()} PyTorch thread(s) a process, {workers} loader worker(s) "
          "(--threads, --workers to change)")
     # Workers get no init function: cv2.setNumThreads in forked workers deadlocks (gfm.data.dataset).
-    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=False, num_workers=workers, pin_memory=device.type == "cuda")
+    # Workers live for the whole run (they learn each item's epoch from the sampler): no start-up every epoch.
+    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=False, num_workers=workers,
+                        pin_memory=device.type == "cuda", persistent_workers=workers > 0)
     steps_per_epoch = max(1, batches_per_epoch // config.optim.accumulate)
     # Each optimiser step accumulates micro-batches of one epoch only: the epoch's last
     # (batches_per_epoch mod accumulate) batches are left out, so that no gradient is

@@ -36,9 +36,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import Any, Protocol
 
 from gfm.data.layouts import MattingSample, MattingSplit, is_image_file
 from gfm.errors import InputError, OutputError
@@ -55,11 +53,11 @@ from gfm.evaluation.reports import (
     read_csv,
     write_report,
 )
-from gfm.io import read_image, write_alpha
+from gfm.evaluation.scoring import PredictFn, Scorer
+from gfm.io import read_image
 from gfm.io.atomic import remove_stale_temporaries
-from gfm.metrics.files import load_alpha_exact, load_trimap
-from gfm.metrics.matting import CONN_THRESHOLDS, GRAD_SIGMA, METRIC_NAMES, evaluate_alpha
-from gfm.metrics.trimap import DEFAULT_TRIMAP_KERNEL, trimap_from_alpha
+from gfm.metrics.matting import CONN_THRESHOLDS, GRAD_SIGMA, METRIC_NAMES
+from gfm.metrics.trimap import DEFAULT_TRIMAP_KERNEL
 
 __all__ = [
     "CSV_FLUSH_SECONDS",
@@ -69,11 +67,24 @@ __all__ = [
     "find_predictions",
 ]
 
-#: ``predictor(image)``: ``uint8`` RGB ``(H, W, 3)`` -> float alpha ``(H, W)`` in [0, 1].
-PredictFn = Callable[[np.ndarray], np.ndarray]
-
 #: Longest time between two rewrites of ``per_image.csv`` during a run.
 CSV_FLUSH_SECONDS = 5.0
+
+#: Under torchrun each process keeps its rows in ``per_image.partRANK.csv`` until the
+#: end, when rank 0 merges them into ``per_image.csv``; resume reads them too.
+PART_GLOB = "per_image.part*.csv"
+
+
+class Shard(Protocol):
+    """Which share of the images this process scores (:class:`gfm.sharding.Shard`)."""
+
+    rank: int
+    world_size: int
+
+    def take(self, items: list[MattingSample]) -> list[MattingSample]: ...
+    def all_gather(self, value: Any) -> list[Any]: ...
+    def on_main(self, work: Callable[[], Any]) -> Any: ...
+    def raise_first(self, error: BaseException | None) -> None: ...
 
 _ALPHA_SUFFIX = "_alpha"
 
@@ -158,19 +169,6 @@ class EvaluationResult:
     markdown_path: Path = Path()
 
 
-def _check_prediction(alpha: Any, shape: tuple[int, ...], where: str) -> np.ndarray:
-    if not isinstance(alpha, np.ndarray):
-        raise InputError(f"{where}: the predictor returned {type(alpha).__name__}, not a numpy array")
-    if alpha.shape != shape:
-        raise InputError(f"{where}: the predictor returned shape {alpha.shape}, expected {shape} (the image's)")
-    if alpha.dtype.kind != "f":
-        raise InputError(f"{where}: the predictor returned dtype {alpha.dtype}; it must return float alpha in [0, 1]")
-    low, high = float(np.min(alpha)), float(np.max(alpha))
-    if not (0.0 <= low and high <= 1.0):
-        raise InputError(f"{where}: the predictor returned values in [{low:g}, {high:g}], outside [0, 1]")
-    return alpha.astype(np.float64)
-
-
 def evaluate(
     dataset: MattingSplit,
     out_dir: str | os.PathLike[str],
@@ -186,6 +184,8 @@ def evaluate(
     warmup: bool = False,
     environment: Mapping[str, Any] | None = None,
     progress: bool = True,
+    shard: Shard | None = None,
+    metric_threads: int = 1,
 ) -> EvaluationResult:
     """Score predictions of every sample of ``dataset`` and write the reports.
 
@@ -220,6 +220,15 @@ def evaluate(
             resume (device, threads, versions: they change the times, not
             the alphas).
         progress: show a tqdm progress bar.
+        shard: under torchrun, this process's place
+            (:func:`gfm.sharding.shard_from_environment`): each rank scores
+            every ``world_size``-th image still to do, keeping its rows in
+            ``per_image.partRANK.csv``; rank 0 writes the merged reports, the same
+            as one process would (the times aside). Every rank returns the result.
+            An error of any rank is raised on every rank.
+        metric_threads: compute the metrics of earlier images on this many
+            threads while the next is predicted (:class:`~gfm.evaluation.scoring.Scorer`);
+            1 (default): one image after another. Same rows either way.
 
     Raises:
         InputError: missing or mismatched files, bad values.
@@ -273,15 +282,39 @@ def evaluate(
     }
 
     csv_path, json_path, md_path = out / CSV_NAME, out / JSON_NAME, out / MARKDOWN_NAME
-    rows: dict[str, dict[str, Any]] = {}
-    if resume and csv_path.exists():
-        check_resume(json_path, settings)
-        rows = read_csv(csv_path, set(names))
+    sharded = shard is not None and shard.world_size > 1
+
+    def start() -> dict[str, dict[str, Any]]:
+        """Rows kept from an earlier run (resume); the folder marked as this evaluation's."""
+        rows: dict[str, dict[str, Any]] = {}
+        parts = sorted(out.glob(PART_GLOB)) if out.is_dir() else []
+        if resume and (csv_path.exists() or parts):
+            check_resume(json_path, settings)
+            if csv_path.exists():
+                rows = read_csv(csv_path, set(names))
+            for part in parts:  # rows of an interrupted torchrun run
+                rows.update(read_csv(part, set(names)))
+        summary["count"] = len(rows)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            raise OutputError(f"{out}: exists and is not a folder; --out needs a folder for the reports") from None
+        except OSError as error:
+            raise OutputError(f"{out}: cannot create the report folder ({error.strerror or error}); choose another --out") from None
+        remove_stale_temporaries(out)  # what a killed run's report writes left
+        # Mark the folder as this evaluation's before any row is written, so a
+        # later resume never mixes in rows of an older, different run.
+        write_report(json_path, json.dumps(summary, indent=1) + "\n")
+        write_report(csv_path, format_csv(rows))
+        for part in parts:
+            part.unlink(missing_ok=True)
+        md_path.unlink(missing_ok=True)
+        return rows
 
     summary: dict[str, Any] = {
         "method": method,
         "complete": False,
-        "count": len(rows),
+        "count": 0,
         "dataset_size": len(names),
         "metrics": {},
         "missing_predictions": missing,
@@ -292,40 +325,47 @@ def evaluate(
         "settings": settings,
         "environment": dict(environment or {}),
     }
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
-        raise OutputError(f"{out}: exists and is not a folder; --out needs a folder for the reports") from None
-    except OSError as error:
-        raise OutputError(f"{out}: cannot create the report folder ({error.strerror or error}); choose another --out") from None
-    remove_stale_temporaries(out)  # what a killed run's report writes left
-    # Mark the folder as this evaluation's before any row is written, so a
-    # later resume never mixes in rows of an older, different run.
-    write_report(json_path, json.dumps(summary, indent=1) + "\n")
-    write_report(csv_path, format_csv(rows))
-    md_path.unlink(missing_ok=True)
+    rows = shard.on_main(start) if sharded else start()  # type: ignore[union-attr]
 
     todo = [s for s in dataset.samples if s.name not in rows and (predictor is not None or s.name in found)]
+    if sharded:
+        todo = shard.take(todo)  # type: ignore[union-attr]
+    # Under torchrun each rank writes only its own rows, to its own part file.
+    own_rows: dict[str, dict[str, Any]] = {} if sharded else rows
+    own_csv = out / f"per_image.part{shard.rank}.csv" if sharded else csv_path  # type: ignore[union-attr]
     # The table is rewritten at most every CSV_FLUSH_SECONDS (rewriting it per
     # image is quadratic on large sets) and whenever the loop stops, errors and
     # Ctrl-C included: rows already computed are valid and resume keeps them.
     last_flush = time.monotonic()
-    if warmup and predictor is not None and todo:
-        predictor(read_image(todo[0].image))
+    failure: Exception | None = None
+    scored = None
     try:
-        for sample in tqdm(todo, desc="evaluate", unit="img", disable=not progress):
-            metrics, prediction_name, seconds = _score(
-                sample, found.get(sample.name), predictor, snap_trimaps, save_predictions
-            )
-            rows[sample.name] = {**metrics, "prediction": prediction_name, "seconds": seconds}
+        if warmup and predictor is not None and todo:
+            predictor(read_image(todo[0].image))
+        scorer = Scorer(found, predictor, snap_trimaps, save_predictions, metric_threads)
+        scored = scorer.scores(todo)
+        for sample, (metrics, prediction_name, seconds) in tqdm(scored, total=len(todo), desc="evaluate", unit="img", disable=not progress):
+            own_rows[sample.name] = {**metrics, "prediction": prediction_name, "seconds": seconds}
             if time.monotonic() - last_flush >= CSV_FLUSH_SECONDS:
-                write_report(csv_path, format_csv(rows))
+                write_report(own_csv, format_csv(own_rows))
                 last_flush = time.monotonic()
+    except Exception as error:
+        if not sharded:
+            raise
+        failure = error  # raised on every rank below, once the ranks have met
     finally:
-        write_report(csv_path, format_csv(rows))
+        if scored is not None:
+            scored.close()  # stop the metric threads' queue (an error, Ctrl-C)
+        if own_rows or not sharded:
+            write_report(own_csv, format_csv(own_rows))
+    if sharded:
+        shard.raise_first(failure)  # type: ignore[union-attr]
+        for part in shard.all_gather(own_rows):  # type: ignore[union-attr]
+            rows.update(part)
 
     if not rows:
         raise InputError("nothing was evaluated")
+    rows = {name: rows[name] for name in names if name in rows}  # the dataset's order, however the rows came
     means, undefined = metric_means(rows)
     json_means = {key: None if math.isnan(value) else value for key, value in means.items()}  # strict JSON
     seconds_per_image, timed_count = mean_seconds(rows)
@@ -337,8 +377,16 @@ def evaluate(
         seconds_per_image=seconds_per_image,
         timed_images=timed_count,
     )
-    write_report(json_path, json.dumps(summary, indent=1) + "\n")
-    write_report(md_path, format_table(dataset, method, means, summary))
+
+    def finish() -> None:
+        if sharded:
+            write_report(csv_path, format_csv(rows))  # every rank's rows, merged
+        write_report(json_path, json.dumps(summary, indent=1) + "\n")
+        write_report(md_path, format_table(dataset, method, means, summary))
+        for part in out.glob(PART_GLOB):
+            part.unlink(missing_ok=True)
+
+    shard.on_main(finish) if sharded else finish()  # type: ignore[union-attr]
     return EvaluationResult(
         means=means,
         per_image={name: {k: rows[name][k] for k in METRIC_NAMES} for name in sorted(rows)},
@@ -352,48 +400,3 @@ def evaluate(
         markdown_path=md_path,
     )
 
-
-def _score(
-    sample: MattingSample,
-    prediction: Path | None,
-    predictor: PredictFn | None,
-    snap_trimaps: bool,
-    save_predictions: str | os.PathLike[str] | None,
-) -> tuple[dict[str, float], str, float | None]:
-    gt = load_alpha_exact(sample.alpha)
-    seconds: float | None = None
-    if prediction is not None:
-        pred = load_alpha_exact(prediction)
-        if pred.shape != gt.shape:
-            raise InputError(
-                f"{prediction}: prediction is {pred.shape[1]}x{pred.shape[0]} but the ground truth "
-                f"{sample.alpha} is {gt.shape[1]}x{gt.shape[0]} (width x height); predict at the "
-                "ground truth's size"
-            )
-        prediction_name = prediction.name
-    elif predictor is not None:
-        image = read_image(sample.image)
-        if image.shape[:2] != gt.shape:
-            raise InputError(
-                f"{sample.image}: image is {image.shape[1]}x{image.shape[0]} but its ground truth "
-                f"{sample.alpha} is {gt.shape[1]}x{gt.shape[0]} (width x height)"
-            )
-        start = time.perf_counter()
-        alpha = predictor(image)
-        seconds = time.perf_counter() - start
-        pred = _check_prediction(alpha, gt.shape, str(sample.image))
-        prediction_name = "<predictor>"
-        if save_predictions is not None:
-            write_alpha(Path(save_predictions) / f"{sample.name}.png", pred)
-    else:
-        raise InputError(f"sample {sample.name!r}: neither a prediction file nor a predictor")
-    if sample.trimap is not None:
-        trimap = load_trimap(sample.trimap, snap=snap_trimaps)
-        if trimap.shape != gt.shape:
-            raise InputError(
-                f"{sample.trimap}: trimap is {trimap.shape[1]}x{trimap.shape[0]} but the ground truth "
-                f"{sample.alpha} is {gt.shape[1]}x{gt.shape[0]} (width x height)"
-            )
-    else:
-        trimap = trimap_from_alpha(gt)
-    return evaluate_alpha(pred, gt, trimap), prediction_name, seconds

@@ -28,7 +28,7 @@ from gfm.inference.precision import inference_defaults, resolve_precision
 from gfm.inference.result import ImageInput, MattingResult, as_rgb, checked_hints, force_solid, tt_glance_map
 from gfm.inference.result import fuse_full_resolution as _fuse_full_resolution
 from gfm.inference.result import tt_trimap_full_resolution as _tt_trimap_full_resolution
-from gfm.inference.sizing import DEFAULT_MAX_PIXELS, MIN_SIDE, WorkingSize, from_network_output, to_network_input, working_size
+from gfm.inference.sizing import DEFAULT_MAX_PIXELS, MIN_SIDE, WorkingSize, bucketed, from_network_output, to_network_input, working_size
 from gfm.inference.strategies import Strategy, get_strategy
 from gfm.models.gfm import GFM
 from gfm.models.normalization import RAW_255, Normalization
@@ -36,6 +36,11 @@ from gfm.models.optimize import optimize_for_inference
 
 if TYPE_CHECKING:
     from gfm.inference.guide import Guide, GuideOutput
+
+#: A bucket for :attr:`Predictor.size_bucket`: network inputs padded to multiples of
+#: this many pixels a side, so that photos of many sizes share a few shapes.
+SIZE_BUCKET = 128
+
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """``"auto"`` -> CUDA when available, else CPU."""
@@ -102,6 +107,14 @@ class Predictor:
         sparse_focus: for TT models, run the focus heads only around the glance
             transition area, the only place the fusion reads them (same alpha;
             on by default on CPU). Set to ``False`` to compute them everywhere.
+        size_bucket: pad each pass's input to multiples of this many pixels a side
+            (:func:`gfm.inference.sizing.bucketed`, e.g. :data:`SIZE_BUCKET`), so that
+            shapes repeat from photo to photo (on a GPU each new shape may cost kernel
+            selection). ``None`` (default): the multiple of 32 only. Off by default
+            everywhere: the wider mirrored padding reaches the glance decoder's global
+            pooling and changed GFM-Lite's alpha by 0.9 and 4.1 levels of 255 on
+            average on two example photos (fp32, CPU); ``benchmarks/gpu.py`` measures
+            what it gains on a GPU.
     """
 
     def __init__(
@@ -140,6 +153,7 @@ class Predictor:
         # Measured on CPU (about 45 ms less a 1620x1080 photo); on a GPU the dense heads
         # take a few milliseconds and one launch, so they stay dense there.
         self.sparse_focus = self.device.type == "cpu"
+        self.size_bucket: int | None = None
         self.models = [m.to(self.device) for m in prepared]
         self.guide = guide
 
@@ -178,7 +192,11 @@ class Predictor:
         return cls(load_model_spec(model), strategy, guide=loaded, **options)
 
     def _tensor(self, image: np.ndarray, size: WorkingSize, normalization: Normalization) -> torch.Tensor:
-        x = torch.from_numpy(to_network_input(image, size)).permute(2, 0, 1)[None].to(self.device)
+        x = torch.from_numpy(to_network_input(image, size)).permute(2, 0, 1)[None]
+        if self.device.type == "cuda":  # page-locked: the copy runs without holding up this thread
+            x = x.pin_memory().to(self.device, non_blocking=True)
+        else:
+            x = x.to(self.device)
         return normalization.apply(x).contiguous(memory_format=torch.channels_last)
 
     def _run_model(
@@ -192,8 +210,9 @@ class Predictor:
     ) -> tuple[np.ndarray, np.ndarray]:
         height, width = image.shape[:2]
         strategy = self.strategy
-        glance_size = working_size(height, width, strategy.glance_scale, self.max_pixels, model.output_stride)
-        focus_size = glance_size if strategy.single_pass else working_size(height, width, strategy.focus_scale, self.max_pixels, model.output_stride)
+        glance_size = bucketed(working_size(height, width, strategy.glance_scale, self.max_pixels, model.output_stride), self.size_bucket)
+        focus_size = glance_size if strategy.single_pass else bucketed(
+            working_size(height, width, strategy.focus_scale, self.max_pixels, model.output_stride), self.size_bucket)
         features = model.encode(self._tensor(image, glance_size, normalization))
         glance = model.predict_glance(features)
         classes_of = {head: glance[head][0].argmax(0).to(torch.uint8).cpu().numpy() for head in model.heads}

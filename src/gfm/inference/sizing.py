@@ -61,6 +61,19 @@ def working_size(height: int, width: int, scale: float, max_pixels: int, multipl
     return WorkingSize(h, w, max(floor, -(-h // multiple) * multiple), max(floor, -(-w // multiple) * multiple))
 
 
+def bucketed(size: WorkingSize, step: int | None) -> WorkingSize:
+    """``size`` with its padded sides rounded up to multiples of ``step`` (``None``: unchanged).
+
+    The content size stays; only the padding grows (by less than ``step`` a side), so
+    photos of many sizes share a few network input shapes. On a GPU every new shape
+    costs kernel selection and loading; the extra padding changes the alpha near the
+    border slightly (the network sees more mirrored image there).
+    """
+    if step is None:
+        return size
+    return WorkingSize(size.height, size.width, -(-size.padded_height // step) * step, -(-size.padded_width // step) * step)
+
+
 def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
     """Resize with area averaging when shrinking (no aliasing) and bilinear when enlarging."""
     if image.shape[:2] == (height, width):

@@ -119,3 +119,26 @@ def test_bad_sets_are_refused_before_training(am2k_copy: Path, tmp_path: Path) -
     with pytest.raises(InputError, match="empty"):
         CompositeDataset(matting_split(am2k_copy).samples, background_split(tmp_path / "empty"),
                          _reader(am2k_copy), augment=AUG, validate=False)
+
+
+def test_persistent_workers_see_each_epoch(am2k_copy: Path) -> None:
+    """With (epoch, index) pairs from EpochSampler(tag_epoch=True) a worker that lives across
+    epochs (persistent_workers=True, as gfm train uses) loads each epoch's own draws."""
+    from gfm.engine.sampler import EpochSampler
+
+    samples = matting_split(am2k_copy).samples
+    sampler = EpochSampler(len(samples), seed=3, shuffle=False, tag_epoch=True)
+    loader = DataLoader(MattingDataset(samples, augment=AUG, seed=7), batch_size=3, sampler=sampler,
+                        num_workers=1, persistent_workers=True)
+    reference = MattingDataset(samples, augment=AUG, seed=7)
+    seen = []
+    for epoch in range(2):
+        sampler.set_epoch(epoch)  # the trainer no longer needs the workers' copy of the dataset to know it
+        (batch,) = list(loader)
+        reference.set_epoch(epoch)
+        expected = torch.stack([reference[i]["image"] for i in range(len(samples))])
+        assert torch.equal(batch["image"], expected), epoch
+        assert batch["index"].tolist() == [0, 1, 2]
+        seen.append(batch["image"])
+    assert not torch.equal(seen[0], seen[1])
+    assert list(EpochSampler(4, seed=0, shuffle=False, tag_epoch=True)) == [(0, 0), (0, 1), (0, 2), (0, 3)]
