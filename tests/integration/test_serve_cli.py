@@ -33,16 +33,16 @@ def test_a_taken_port_is_a_clear_error(capsys: pytest.CaptureFixture[str], tmp_p
 @pytest.mark.parametrize(
     ("flag", "value", "words"),
     [
-        ("--queue", "-1", "--queue: must be a whole number from 0 to 1000, got -1"),
-        ("--max-upload-mb", "0", "--max-upload-mb: must be a number above 0"),
+        ("--queue", "-1", "--queue: must be from 0 to 1000, got -1"),
+        ("--max-upload-mb", "0", "--max-upload-mb: must be above 0"),
         ("--max-upload-mb", "nan", "--max-upload-mb: expected a number above 0 and at most 10000, got 'nan'"),
         ("--max-upload-mb", "inf", "got 'inf'"),
         ("--max-image-mp", "nan", "--max-image-mp: expected a number"),
-        ("--port", "99999", "--port: must be a whole number from 0 to 65535, got 99999"),  # listened on 34463
-        ("--port", "-1", "--port: must be a whole number from 0 to 65535, got -1"),  # said "cannot resolve --host"
-        ("--sessions", "0", "--sessions: must be a whole number from 1"),
-        ("--header-timeout", "-5", "--header-timeout: must be a number above 0"),
-        ("--connections", "1", "--connections: must be a whole number from 2"),
+        ("--port", "99999", "--port: must be from 0 to 65535, got 99999"),  # listened on 34463
+        ("--port", "-1", "--port: must be from 0 to 65535, got -1"),  # said "cannot resolve --host"
+        ("--sessions", "0", "--sessions: must be from 1"),
+        ("--header-timeout", "-5", "--header-timeout: must be above 0"),
+        ("--connections", "1", "--connections: must be from 2"),
     ],
 )
 def test_bad_limits_are_refused(capsys: pytest.CaptureFixture[str], flag: str, value: str, words: str) -> None:

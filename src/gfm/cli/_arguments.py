@@ -22,7 +22,7 @@ def number(
     ``kind`` is ``int`` (whole numbers) or ``float`` (finite: ``nan`` and ``inf`` are
     refused); ``minimum`` / ``maximum`` are inclusive bounds, ``above`` an exclusive
     lower bound. The message says what was expected and what was given, e.g.
-    ``argument --port: must be a whole number from 0 to 65535, got 99999``.
+    ``argument --port: must be from 0 to 65535, got 99999``.
 
     Example::
 
@@ -30,15 +30,16 @@ def number(
     """
     noun = "a whole number" if kind is int else "a number"
     if minimum is not None and maximum is not None:
-        expected = f"{noun} from {minimum:g} to {maximum:g}"
+        span = f"from {minimum:g} to {maximum:g}"
     elif above is not None:
-        expected = f"{noun} above {above:g}" + (f" and at most {maximum:g}" if maximum is not None else "")
+        span = f"above {above:g}" + (f" and at most {maximum:g}" if maximum is not None else "")
     elif minimum is not None:
-        expected = f"{noun} of {minimum:g} or more"
+        span = f"{minimum:g} or more"
     elif maximum is not None:
-        expected = f"{noun} of at most {maximum:g}"
+        span = f"at most {maximum:g}"
     else:
-        expected = noun
+        span = ""
+    expected = f"{noun} {span}".strip()
 
     def parse(text: str) -> N:
         try:
@@ -48,7 +49,7 @@ def number(
         if kind is float and not math.isfinite(value):
             raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
         if (minimum is not None and value < minimum) or (maximum is not None and value > maximum) or (above is not None and value <= above):
-            raise argparse.ArgumentTypeError(f"must be {expected}, got {text.strip()}")
+            raise argparse.ArgumentTypeError(f"must be {span}, got {text.strip()}")
         return value
 
     parse.__name__ = kind.__name__  # argparse names the type in some messages

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -137,17 +136,19 @@ def _hint_finder(hint: Path | None, jobs: list[MatteJob]) -> Callable[[MatteJob]
 
         return in_folder
     if not hint.is_file():
-        raise InputError(f"--hint {hint}: no such file or folder")
+        from gfm.io.images import special_file_message
+
+        raise InputError(f"--hint {special_file_message(hint) or f'{hint}: no such file or folder'}")
     if len(jobs) > 1:
         raise InputError(f"--hint {hint}: one hint file for {len(jobs)} images; for a batch give a folder of hints named like the images (NAME.png)")
     return lambda job: hint
 
 
-def _single_file_job(out: Path, kinds: list[str], jobs: list[MatteJob], problems: list[str], scratch: Path | None) -> list[MatteJob]:
+def _single_file_job(out: Path, kinds: list[str], jobs: list[MatteJob], problems: list[str]) -> list[MatteJob]:
     """``-o FILE`` (or ``-o -``): the one job, writing its one output to that file
-    (for standard output: to ``scratch``, copied to stdout when done)."""
+    (for standard output: encoded in memory, written to stdout when done; no scratch file)."""
     from gfm.errors import InputError
-    from gfm.inference.batch import check_single_file_output, stdout_suffix
+    from gfm.inference.batch import check_single_file_output
 
     if len(kinds) != 1:
         raise InputError(f"-o {out} writes one file; choose one output with --outputs (e.g. --outputs alpha -o mask.png), "
@@ -155,8 +156,7 @@ def _single_file_job(out: Path, kinds: list[str], jobs: list[MatteJob], problems
     check_single_file_output(out, kinds[0])
     if len(jobs) + len(problems) > 1:
         raise InputError(f"-o {out} writes one file, but the inputs name {len(jobs)} images; give an output folder (-o DIR/) instead")
-    target = scratch / f"stdout{stdout_suffix(kinds[0])}" if scratch is not None else out
-    return [dataclasses.replace(job, target=target) for job in jobs]
+    return [dataclasses.replace(job, target=out) for job in jobs]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -178,6 +178,7 @@ def run(args: argparse.Namespace) -> int:
     from gfm.inference.foreground import parse_background
     from gfm.io import decode_image, read_image
     from gfm.io.atomic import remove_stale_temporaries
+    from gfm.io.stream import read_image_stream
 
     single_file = is_single_file_output(args.out)
     kinds = _parse_outputs(args.outputs or ("cutout" if single_file else "alpha,cutout"))
@@ -190,10 +191,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: --background is used by the composite output only; add it with --outputs {','.join(kinds)},composite",
               file=sys.stderr)
     found = collect_jobs(args.inputs, recursive=args.recursive)
-    scratch = tempfile.TemporaryDirectory(prefix="gfm-matte-") if str(args.out) == STDIO else None
     if single_file:
-        found.jobs = _single_file_job(args.out, kinds, found.jobs, found.problems, Path(scratch.name) if scratch else None)
-        if found.jobs:
+        found.jobs = _single_file_job(args.out, kinds, found.jobs, found.problems)
+        if found.jobs and not found.jobs[0].to_stdout:
             check_writable(found.jobs[0].target.parent)  # type: ignore[union-attr]
     else:
         check_writable(args.out)
@@ -202,7 +202,7 @@ def run(args: argparse.Namespace) -> int:
     # -o FILE follows the same rules as an output folder (its own earlier output is replaced).
     inputs = frozenset(job.source.resolve() for job in jobs if not job.from_stdin)
     plans = {job: plan_outputs(job, args.out, kinds, overwrite=args.overwrite, skip_existing=args.skip_existing, inputs=inputs) for job in jobs}
-    for folder in {job.output(args.out, kinds[0]).parent for job in jobs}:
+    for folder in {job.output(args.out, kinds[0]).parent for job in jobs if not job.to_stdout}:
         remove_stale_temporaries(folder)  # what killed runs left
 
     hints_for = _hint_finder(args.hint, jobs)
@@ -269,7 +269,7 @@ def run(args: argparse.Namespace) -> int:
             try:
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
-                    image = decode_image(sys.stdin.buffer.read(), "<stdin>") if job.from_stdin else read_image(job.source)
+                    image = decode_image(read_image_stream(sys.stdin.buffer), "<stdin>") if job.from_stdin else read_image(job.source)
                 dropped_alpha += any("alpha" in str(w.message).lower() for w in caught)
                 hint_path = hints_for(job) if hints_for is not None else None
                 unhinted += hints_for is not None and hint_path is None
@@ -287,11 +287,6 @@ def run(args: argparse.Namespace) -> int:
             )
     bar.close()
 
-    if scratch is not None:  # -o -: the one file goes to standard output, the messages to stderr
-        if report.done:
-            sys.stdout.buffer.write(jobs[0].target.read_bytes())  # type: ignore[union-attr]
-            sys.stdout.buffer.flush()
-        scratch.cleanup()
     elapsed = time.perf_counter() - start
     rate = f", {report.done / elapsed:.2f} images/s" if report.done and elapsed > 0 else ""
     if found.earlier_outputs:
