@@ -84,6 +84,11 @@ class OnnxTeacher:
         inputs = self.session.get_inputs()
         if len(inputs) != 1 or len(inputs[0].shape) != 4:
             raise ConfigError(f"{path}: a teacher needs one (1, 3, S, S) image input; this model has {len(inputs)} input(s)")
+        fixed = [d for d in inputs[0].shape[2:] if isinstance(d, int)]
+        if fixed and any(d != int(size) for d in fixed):
+            raise ConfigError(f"{path}: this model takes {'x'.join(str(d) for d in inputs[0].shape[2:])} inputs, not {size}x{size}; "
+                              f"pass --size {fixed[0]}")
+        self.path = Path(path)
         self.input_name = inputs[0].name
         self.input_fp16 = "float16" in inputs[0].type
         self.output_name = output or self.session.get_outputs()[0].name
@@ -101,8 +106,16 @@ class OnnxTeacher:
         resized = cv2.resize(image, (self.size, self.size), interpolation=cv2.INTER_AREA if min(h, w) > self.size else cv2.INTER_LINEAR)
         x = (resized.transpose(2, 0, 1).astype(np.float32) / 255.0 - self.mean) / self.std
         x = x[None].astype(np.float16 if self.input_fp16 else np.float32)
-        (y,) = self.session.run([self.output_name], {self.input_name: x})
-        y = np.asarray(y, dtype=np.float32).reshape(y.shape[-2], y.shape[-1])
+        try:
+            (y,) = self.session.run([self.output_name], {self.input_name: x})
+        except Exception as error:  # onnxruntime's own types: the model, not the photo, is at fault
+            message = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
+            raise ConfigError(f"{self.path}: onnxruntime failed running this teacher model on a (1, 3, {self.size}, {self.size}) "
+                              f"input ({message}); check --size and that it is a segmentation model") from None
+        y = np.asarray(y, dtype=np.float32)
+        if y.ndim < 2 or y.size != y.shape[-2] * y.shape[-1]:
+            raise ConfigError(f"{self.path}: the teacher's output has shape {y.shape}; a teacher returns one (1, 1, H, W) mask")
+        y = y.reshape(y.shape[-2], y.shape[-1])
         y = np.clip(y, 0.0, 1.0)
         return cv2.resize(y, (w, h), interpolation=cv2.INTER_LINEAR)
 
@@ -145,6 +158,8 @@ def label_images(
             if not np.isfinite(mask).all():
                 raise InputError("the teacher returned NaN or infinite values")
             write_alpha(target, mask)
+        except ConfigError:
+            raise  # the teacher model is at fault: every image would fail alike
         except GFMError as error:
             report.failed.append((path, str(error)))
             continue

@@ -90,3 +90,26 @@ def test_teacher_errors(tmp_path: Path, teacher_onnx: Path, capsys: pytest.Captu
     assert not (tmp_path / "o").exists()
     teacher = OnnxTeacher(teacher_onnx, size=64)
     assert teacher.predict(read_image(tmp_path / "p" / "square.png")).dtype == np.float32
+
+
+class _TwoMasks(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x[:, :1], x[:, 1:2]], 1)
+
+
+def test_a_faulty_teacher_model_is_named_not_blamed_on_the_photos(tmp_path: Path, teacher_onnx: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """A model of another input size, or with two output channels, ended in a Python traceback."""
+    from gfm.data.teacher import OnnxTeacher
+
+    with pytest.raises(ConfigError, match=r"bright.onnx: this model takes 64x64 inputs, not 128x128; pass --size 64"):
+        OnnxTeacher(teacher_onnx, size=128)
+    two = tmp_path / "two.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(_TwoMasks(), torch.zeros(1, 3, 64, 64), str(two), dynamo=False, input_names=["input"], output_names=["output"])
+    photos = _photos(tmp_path / "p")
+    assert main(["prepare", "teacher", str(photos), str(tmp_path / "o"), "--model", str(two), "--size", "64", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "two.onnx: the teacher's output has shape (1, 2, 64, 64); a teacher returns one (1, 1, H, W) mask" in err
+    assert not list((tmp_path / "o").glob("*.png"))
