@@ -207,3 +207,10 @@ def test_retry_after_follows_the_measured_pace(client: TestClient, service: Matt
         service.admitted = 0
         service._admitted_by_kind["matte"] = 0
         service._recent_s.clear()
+
+
+def test_an_unexpected_error_is_a_json_500(service: MattingService, photo: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(service, "health", lambda: 1 / 0)
+    with TestClient(create_app(service), base_url=LOCAL, raise_server_exceptions=False) as client:
+        response = client.get("/api/health")
+    assert response.status_code == 500 and "ZeroDivisionError" in response.json()["detail"]

@@ -6,7 +6,8 @@
   overridden. Endpoints added later are covered without doing anything.
 * :func:`install_error_handlers`: FastAPI's own validation errors (a value out
   of range, not a number, not one of the choices) become 422 with ``detail`` a
-  string naming the parameter, as the README documents, not the framework's list.
+  string naming the parameter, as the README documents, not the framework's list;
+  an unexpected error is a JSON 500, not the framework's plain text.
 """
 
 from __future__ import annotations
@@ -99,6 +100,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": describe_validation_error(error)}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, error: Exception) -> JSONResponse:  # the traceback still goes to the log
+        return JSONResponse({"detail": f"internal error ({type(error).__name__}); this is a bug in gfm serve, please report it"}, status_code=500)
 
 
 __all__ = ["QueryError", "describe_validation_error", "install_error_handlers", "strict_query"]
