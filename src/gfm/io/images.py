@@ -26,6 +26,7 @@ from PIL import Image, ImageOps, PngImagePlugin
 
 from gfm.errors import ImageTooLargeError, InputError, OutputError
 from gfm.io.atomic import FileStamp, atomic_write
+from gfm.io.paths import broken_link_message, special_file_message
 from gfm.io.png import write_png
 
 # zlib level of PNG outputs. Pillow's default (6) spent 0.59 s on a 1620x1080 RGBA
@@ -96,37 +97,6 @@ def open_header(path: str | os.PathLike[str], data: bytes | None = None, max_pix
         image.close()
         raise ImageTooLargeError(too_large_message(path, width, height, max_pixels))
     return image
-
-
-def broken_link_message(path: str | os.PathLike[str]) -> str | None:
-    """Why the symbolic link ``path`` cannot be read (dangling, a loop), or ``None`` if it is not a broken link."""
-    import errno
-
-    path = Path(path)
-    if not path.is_symlink():
-        return None
-    try:
-        os.stat(path)
-    except OSError as error:
-        if error.errno == errno.ELOOP:
-            return f"{path}: symbolic link loop; fix or remove the link"
-        return f"{path}: broken symbolic link (it points to {os.readlink(path)}, which does not exist)"
-    return None
-
-
-def special_file_message(path: str | os.PathLike[str]) -> str | None:
-    """Why ``path`` cannot be read as an image file when it is a FIFO or a device
-    (``/dev/zero``, a named pipe), or ``None`` for anything else."""
-    import stat
-
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return None
-    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
-        return None
-    kind = "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a special file"
-    return f"{path}: is {kind}, not a regular file; give an image file"
 
 
 def _open(path: Path, data: bytes | None = None, max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Image:
