@@ -133,6 +133,9 @@ def test_cross_origin_uploads_are_refused(client: TestClient, service: MattingSe
     same = client.post("/api/matte", params={"output": "alpha"}, headers={"Origin": LOCAL, "Sec-Fetch-Site": "same-origin"},
                        files={"image": ("p.jpg", photo, "image/jpeg")})
     assert same.status_code == 200
+    behind_tls_proxy = client.post("/api/matte", params={"output": "alpha"}, headers={"Origin": "https://127.0.0.1:8000"},
+                                   files={"image": ("p.jpg", photo, "image/jpeg")})
+    assert behind_tls_proxy.status_code == 200  # the page's origin is https, the proxied request http
     assert client.delete(f"/api/sessions/{session}").status_code == 204
 
 

@@ -147,7 +147,7 @@ class RequestGuard:
         """Whether a browser sent this request from a page of another origin."""
         if origin is not None:
             try:
-                return normalise_origin(origin) != normalise_origin(f"{scope.get('scheme', 'http')}://{host}")
+                return _site(normalise_origin(origin)) != _site(normalise_origin(f"{scope.get('scheme', 'http')}://{host}"))
             except ValueError:
                 return True  # "null" (sandboxed frames, file: pages) or garbage
         return headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none")
@@ -167,6 +167,14 @@ class RequestGuard:
         ]
         await send({"type": "http.response.start", "status": 204, "headers": response})
         await send({"type": "http.response.body", "body": b""})
+
+
+def _site(origin: str) -> tuple[str, int | None]:
+    """Host and non-default port of a normalised origin, scheme left out: behind a TLS proxy
+    the page's origin is https while the request reaches the server as http."""
+    parts = urlsplit(origin)
+    port = parts.port if parts.port not in (80, 443) else None
+    return parts.hostname or "", port
 
 
 async def _refuse(send: Send, status: int, message: str) -> None:
