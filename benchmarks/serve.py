@@ -8,9 +8,14 @@ client's side:
 
 1. a first matte: upload, decode, network, fusion, foreground colours, PNG (``--repeat`` times);
 2. a correction of that image with a hint map (no network pass);
-3. load: ``--requests`` uploads from ``--clients`` concurrent clients: status
+3. previews: ``--previews`` corrections of a large photo (``--large``, default 2700x4050,
+   the example upscaled), each at another ``max_side`` as a page being resized asks:
+   the sessions' counted bytes (``/api/health``) against the server's resident memory;
+4. load: ``--requests`` uploads from ``--clients`` concurrent clients: status
    counts (200 / designed 503), latency percentiles of the served ones, and the
-   server's peak resident memory (VmHWM).
+   server's peak resident memory (VmHWM);
+5. memory: the server's resident memory (VmRSS) after the warm-up (baseline), at its
+   peak, and after every session was deleted (it should come back near the baseline).
 
 A random-weight network costs the same time as trained weights of the variant.
 Loopback only; a fixed number of requests; stops by itself.
@@ -74,11 +79,22 @@ def request(port: int, method: str, path: str, body: bytes | None = None, conten
         connection.close()
 
 
-def peak_memory_mib(pid: int) -> float:
+def peak_memory_mib(pid: int, field: str = "VmHWM") -> float:
+    """The process's peak (VmHWM) or current (VmRSS) resident memory, in MiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def resident_mib(pid: int) -> float:
+    return peak_memory_mib(pid, "VmRSS")
+
+
+def health(port: int) -> dict:
+    import json
+
+    return json.loads(request(port, "GET", "/api/health")[2])
 
 
 def hint_png(width: int, height: int) -> bytes:
@@ -103,6 +119,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--queue", type=int, default=8)
     parser.add_argument("--max-side", type=int, help="ask for previews of this size, as the page does (default: full size)")
+    parser.add_argument("--previews", type=int, default=30, help="corrections of the large photo at distinct max_side (default 30; 0: skip)")
+    parser.add_argument("--large", default="2700x4050", help="WIDTHxHEIGHT of the large photo (default 2700x4050)")
     args = parser.parse_args()
 
     photo = args.image.read_bytes()
@@ -132,9 +150,31 @@ def main() -> None:
                 # back to no hint, so that the next correction is computed again, not taken from the session's cache
                 request(port, "POST", f"/api/sessions/{session}/matte?output=alpha", None)
 
+            sessions = {session}
+            baseline = resident_mib(process.pid)
+            print(f"  memory after the warm-up (baseline): {baseline:.0f} MiB resident")
+
+            if args.previews:
+                large_width, large_height = (int(v) for v in args.large.lower().split("x"))
+                with Image.open(args.image) as opened:
+                    big = opened.convert("RGB").resize((large_width, large_height))
+                buffer = io.BytesIO()
+                big.save(buffer, format="JPEG", quality=90)
+                status, headers, _, seconds = request(port, "POST", "/api/matte?output=alpha&max_side=800", buffer.getvalue())
+                large_session = headers.get("x-gfm-session", "")
+                sessions.add(large_session)
+                for index in range(args.previews):  # a window resized: max_side = its size x the pixel ratio
+                    side = 600 + 17 * index
+                    request(port, "POST", f"/api/sessions/{large_session}/matte?output=cutout&max_side={side}", None)
+                counted = health(port)["session_bytes"] / 2**20
+                print(f"  previews: {args.previews} corrections of a {large_width}x{large_height} photo at distinct max_side: "
+                      f"sessions counted {counted:.0f} MiB, server resident {resident_mib(process.pid):.0f} MiB")
+
             start = time.perf_counter()
             with ThreadPoolExecutor(args.clients) as pool:
                 results = list(pool.map(lambda _: request(port, "POST", path, photo), range(args.requests)))
+            during = resident_mib(process.pid)
+            sessions |= {r[1].get("x-gfm-session", "") for r in results if r[0] == 200}
             wall = time.perf_counter() - start
             statuses = [r[0] for r in results]
             served = [r[3] for r in results if r[0] == 200]
@@ -146,6 +186,14 @@ def main() -> None:
                 p50, p90, p99 = np.percentile(served, [50, 90, 99])
                 print(f"  latency of served requests: p50 {p50 * 1000:.0f} ms, p90 {p90 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, max {max(served) * 1000:.0f} ms")
             print(f"  server peak resident memory: {peak_memory_mib(process.pid):.0f} MiB")
+            counted = health(port)["session_bytes"] / 2**20
+            for dropped in sorted(sessions - {""}):
+                request(port, "DELETE", f"/api/sessions/{dropped}")
+            time.sleep(1.0)
+            after = resident_mib(process.pid)
+            print(f"  memory: baseline {baseline:.0f} MiB, right after the load {during:.0f} MiB (sessions counted {counted:.0f} MiB), "
+                  f"peak {peak_memory_mib(process.pid):.0f} MiB, after deleting the {len(sessions - {''})} sessions {after:.0f} MiB "
+                  f"({after - baseline:+.0f} MiB from the baseline); sessions left: {health(port)['sessions']}")
         finally:
             process.terminate()
             process.wait(timeout=30)

@@ -196,3 +196,100 @@ def test_rim_models_and_foreign_files_are_refused(tmp_path: Path) -> None:
     (tmp_path / "junk.onnx").write_bytes(b"not a model")
     with pytest.raises(CheckpointError, match="cannot load"):
         OnnxModel(tmp_path / "junk.onnx")
+
+
+# ------------------------------------------------------------------ faulty model files: named as such (issue 21)
+
+
+def _with_metadata(source: Path, target: Path, **changes: str | None) -> Path:
+    """A copy of ``source`` with ``gfm.KEY`` metadata changed (None: removed)."""
+    import onnx
+
+    proto = onnx.load(str(source))
+    entries = {p.key: p.value for p in proto.metadata_props}
+    for key, value in changes.items():
+        name = f"gfm.{key}"
+        if value is None:
+            entries.pop(name, None)
+        else:
+            entries[name] = value
+    del proto.metadata_props[:]
+    for key, value in entries.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(proto, str(target))
+    return target
+
+
+def _identity_graph(target: Path, head: str = "TT", focus_channels: int = 3) -> Path:
+    """A graph that passes its inputs through: glance 3 channels, focus ``focus_channels``."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    image = lambda name: helper.make_tensor_value_info(name, TensorProto.FLOAT, [1, 3, "h", "w"])  # noqa: E731
+    nodes = [helper.make_node("Identity", ["glance_image"], ["glance"])]
+    if focus_channels == 3:
+        nodes.append(helper.make_node("Identity", ["focus_image"], ["focus"]))
+    else:
+        starts = helper.make_tensor("starts", TensorProto.INT64, [1], [0])
+        ends = helper.make_tensor("ends", TensorProto.INT64, [1], [focus_channels])
+        axes = helper.make_tensor("axes", TensorProto.INT64, [1], [1])
+        nodes.append(helper.make_node("Slice", ["focus_image", "starts", "ends", "axes"], ["focus"]))
+    graph = helper.make_graph(nodes, "identity", [image("glance_image"), image("focus_image")],
+                              [helper.make_tensor_value_info("glance", TensorProto.FLOAT, None), helper.make_tensor_value_info("focus", TensorProto.FLOAT, None)],
+                              initializer=[] if focus_channels == 3 else [starts, ends, axes])
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    proto.ir_version = 8
+    for key, value in {"gfm.format_version": "1", "gfm.head": head, "gfm.output_stride": "32", "gfm.normalization": "{}"}.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(proto, str(target))
+    return target
+
+
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        ({"format_version": "abc"}, "gfm.format_version is 'abc', not a whole number"),
+        ({"output_stride": "thirty-two"}, "gfm.output_stride is 'thirty-two', not a whole number"),
+        ({"head": None}, "its metadata has no gfm.head"),
+        ({"head": "XY"}, "names the head 'XY'"),
+        ({"output_stride": "0"}, "output stride 0"),
+        ({"output_stride": "-32"}, "output stride -32"),
+        ({"output_stride": "1"}, "output stride 1"),
+        ({"recommended_strategy": "fastest"}, "recommends the strategy 'fastest'"),
+    ],
+)
+def test_faulty_metadata_is_named_as_the_model_files_fault(exported: Path, tmp_path: Path, changes: dict, words: str,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """Such files ended in a Python traceback, or in "this is a bug in gfm, please report it with this image"."""
+    from gfm.inference.onnx_runtime import OnnxModel
+
+    bad = _with_metadata(exported, tmp_path / "bad.onnx", **changes)
+    with pytest.raises(CheckpointError, match="this model file is faulty") as raised:
+        OnnxModel(bad, threads=1)
+    assert str(bad) in str(raised.value) and words in str(raised.value)
+    assert main(["matte", str(PHOTOS[0]), "--model", str(bad), "-o", str(tmp_path / "out"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "this model file is faulty" in err and "bug in gfm" not in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+def test_a_graph_whose_stride_is_not_its_metadatas_fails_at_load(exported: Path, tmp_path: Path) -> None:
+    from gfm.inference.onnx_runtime import OnnxModel
+
+    bad = _with_metadata(exported, tmp_path / "stride16.onnx", output_stride="16")  # the graph needs multiples of 32
+    with pytest.raises(CheckpointError, match=r"stride16.onnx: this model file is faulty: .*(onnxruntime failed|output is)"):
+        OnnxModel(bad, threads=1)
+
+
+@pytest.mark.parametrize(("head", "focus_channels", "words"), [("TT", 3, "its focus output is float32 (1, 3, 160, 96)"),
+                                                               ("FT", 1, "its glance output is float32 (1, 3, 96, 160), not float32 (1, 2, 96, 160)")])
+def test_outputs_of_the_wrong_shape_are_refused_at_load(tmp_path: Path, head: str, focus_channels: int, words: str) -> None:
+    """Such a file was accepted and produced garbage with exit 0."""
+    from gfm.inference.onnx_runtime import OnnxModel
+
+    bad = _identity_graph(tmp_path / "identity.onnx", head, focus_channels)
+    with pytest.raises(CheckpointError, match="this model file is faulty") as raised:
+        OnnxModel(bad, threads=1)
+    assert words in str(raised.value)

@@ -45,7 +45,9 @@ def test_bad_arguments(capsys: pytest.CaptureFixture[str]) -> None:
     assert "unknown variant 'r35-TT'" in capsys.readouterr().err
     assert main(["profile", "--variants", "tiny-TT", "--size", "70", "--repeats", "0"]) == 2
     assert "multiples of 32" in capsys.readouterr().err
-    assert main(["profile", "--variants", "tiny-TT", "--repeats", "-1"]) == 2
+    with pytest.raises(SystemExit) as exit_info:  # refused by the argument's range check
+        main(["profile", "--variants", "tiny-TT", "--repeats", "-1"])
+    assert exit_info.value.code == 2 and "--repeats: must be 0 or more, got -1" in capsys.readouterr().err
 
 
 def test_warm_up_runs_until_two_passes_agree() -> None:

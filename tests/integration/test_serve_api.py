@@ -67,7 +67,7 @@ def service() -> MattingService:
 
 @pytest.fixture(scope="module")
 def client(service: MattingService) -> TestClient:
-    with TestClient(create_app(service)) as test_client:
+    with TestClient(create_app(service), base_url="http://127.0.0.1:8000") as test_client:
         yield test_client
 
 
@@ -311,7 +311,7 @@ def test_bad_hints(client: TestClient, photo: bytes) -> None:
 
 def test_upload_and_pixel_limits_are_options() -> None:
     service = _service(ServeSettings(max_upload_bytes=50_000, max_image_pixels=100 * 100))
-    with TestClient(create_app(service)) as small:
+    with TestClient(create_app(service), base_url="http://127.0.0.1:8000") as small:
         big = small.post("/api/matte", content=b"\0" * 60_000, headers={"Content-Type": "image/png"})
         assert big.status_code == 413 and "larger than the server's limit of 0.05 MB" in big.json()["detail"]
         big_form = small.post("/api/matte", files={"image": ("a.png", b"\0" * 60_000, "image/png")})

@@ -37,6 +37,8 @@ EXAMPLES = Path(__file__).parents[2] / "examples" / "original"
 PHOTO = EXAMPLES / "sample2.jpg"  # 800 x 1200
 CLIENTS = 6
 REQUESTS = 24
+CONNECTIONS = 16  # --connections of the test server
+HEADER_TIMEOUT = 2  # --header-timeout of the test server (s)
 
 
 def _find(*names: str) -> str | None:
@@ -55,7 +57,7 @@ needs_chromium = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     checkpoint = gfm.save_checkpoint(gfm.create_model("tiny", "TT"), tmp_path_factory.mktemp("weights") / "tiny_tt.pth")
-    with gfm_serve(checkpoint, "-q", "--queue", "2") as live:  # 1 computing + 2 waiting, the rest 503
+    with gfm_serve(checkpoint, "-q", "--queue", "2", "--connections", str(CONNECTIONS), "--header-timeout", str(HEADER_TIMEOUT)) as live:  # 1 computing + 2 waiting, the rest 503
         yield live
 
 
@@ -227,3 +229,48 @@ def test_broken_clients_do_not_hurt_the_next_request(server: LiveServer, small_p
     connection.request("GET", "/api/health")
     health = connection.getresponse().read()
     assert b'"waiting":0' in health and b'"running":0' in health, health
+
+
+def _get(server: LiveServer, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes, dict[str, str]]:
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        connection.request("GET", path, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.read(), {k.lower(): v for k, v in response.getheaders()}
+    finally:
+        connection.close()
+
+
+def test_idle_connections_cannot_lock_others_out(server: LiveServer, small_photo: bytes) -> None:
+    """63 sockets that never sent a byte made every request a plain-text 503, for as long as they stayed."""
+    idle = [socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(CONNECTIONS + 20)]
+    slow = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    slow.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # headers never finished (slowloris)
+    try:
+        time.sleep(0.2)
+        for path in ("/api/health", "/"):
+            status, body, headers = _get(server, path)
+            assert status == 200, (path, body)
+        assert _post(server, small_photo, "/api/matte?output=alpha")[0] == 200
+        # connections that never complete their headers are closed after the header timeout
+        start = time.monotonic()
+        slow.settimeout(HEADER_TIMEOUT + 10)
+        assert slow.recv(1024) == b""
+        assert time.monotonic() - start <= HEADER_TIMEOUT + 3
+    finally:
+        for connection in [*idle, slow]:
+            connection.close()
+
+
+def test_a_foreign_host_or_origin_is_refused_live(server: LiveServer, small_photo: bytes) -> None:
+    status, body, headers = _get(server, "/api/health", {"Host": "evil.example"})
+    assert status == 400 and b"--allowed-host" in body and headers["content-type"] == "application/json"
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        connection.request("POST", "/api/matte", body=small_photo, headers={"Content-Type": "image/jpeg", "Origin": "http://evil.example"})
+        response = connection.getresponse()
+        assert response.status == 403 and b"--cors-origin" in response.read()
+    finally:
+        connection.close()
+    status, _, headers = _get(server, "/")
+    assert status == 200 and "frame-ancestors 'none'" in headers["content-security-policy"]

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from gfm.cli._arguments import add_progress_option, positive_int
+from gfm.cli._arguments import add_progress_option, number, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--route", choices=("rssn", "bg20k", "coco"), default="rssn",
                         help="rssn (default) or a plain-blending baseline")
     parser.add_argument("--k", type=positive_int, default=5, help="backgrounds per foreground (default 5)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=number(int, minimum=0, maximum=2**32 - 1), default=0, help="random seed (default 0)")
     parser.add_argument("--split", help="foreground split (default: train)")
     parser.add_argument("--bg-split", help="BG-20k split (default: train)")
     parser.add_argument("--limit", type=positive_int, help="compose only the first N foregrounds")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gfm.cli._arguments import add_progress_option
+from gfm.cli._arguments import add_progress_option, non_negative_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--layout", choices=("am2k", "p3m", "bg20k", "pairs", "images"), help="dataset layout (default: detected)"
     )
     check.add_argument("--quick", action="store_true", help="read headers only (misses truncated files)")
-    check.add_argument("--min-side", type=int, default=0, metavar="PX",
+    check.add_argument("--min-side", type=non_negative_int, default=0, metavar="PX",
                        help="also report images whose shorter side is below PX (default: no check)")
     add_progress_option(check)
     check.set_defaults(func=run_check)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -153,17 +152,19 @@ def _hint_finder(hint: Path | None, jobs: list[MatteJob]) -> Callable[[MatteJob]
 
         return in_folder
     if not hint.is_file():
-        raise InputError(f"--hint {hint}: no such file or folder")
+        from gfm.io.images import special_file_message
+
+        raise InputError(f"--hint {special_file_message(hint) or f'{hint}: no such file or folder'}")
     if len(jobs) > 1:
         raise InputError(f"--hint {hint}: one hint file for {len(jobs)} images; for a batch give a folder of hints named like the images (NAME.png)")
     return lambda job: hint
 
 
-def _single_file_job(out: Path, kinds: list[str], jobs: list[MatteJob], problems: list[str], scratch: Path | None) -> list[MatteJob]:
+def _single_file_job(out: Path, kinds: list[str], jobs: list[MatteJob], problems: list[str]) -> list[MatteJob]:
     """``-o FILE`` (or ``-o -``): the one job, writing its one output to that file
-    (for standard output: to ``scratch``, copied to stdout when done)."""
+    (for standard output: encoded in memory, written to stdout when done; no scratch file)."""
     from gfm.errors import InputError
-    from gfm.inference.batch import check_single_file_output, stdout_suffix
+    from gfm.inference.batch import check_single_file_output
 
     if len(kinds) != 1:
         raise InputError(f"-o {out} writes one file; choose one output with --outputs (e.g. --outputs alpha -o mask.png), "
@@ -171,8 +172,7 @@ def _single_file_job(out: Path, kinds: list[str], jobs: list[MatteJob], problems
     check_single_file_output(out, kinds[0])
     if len(jobs) + len(problems) > 1:
         raise InputError(f"-o {out} writes one file, but the inputs name {len(jobs)} images; give an output folder (-o DIR/) instead")
-    target = scratch / f"stdout{stdout_suffix(kinds[0])}" if scratch is not None else out
-    return [dataclasses.replace(job, target=target) for job in jobs]
+    return [dataclasses.replace(job, target=out) for job in jobs]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -180,7 +180,6 @@ def run(args: argparse.Namespace) -> int:
 
     from gfm.inference.batch import (
         FOREGROUND_KINDS,
-        STDIO,
         BatchReport,
         MatteJob,
         OutputPipeline,
@@ -207,10 +206,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: --background is used by the composite output only; add it with --outputs {','.join(kinds)},composite",
               file=sys.stderr)
     found = collect_jobs(args.inputs, recursive=args.recursive)
-    scratch = tempfile.TemporaryDirectory(prefix="gfm-matte-") if str(args.out) == STDIO else None
     if single_file:
-        found.jobs = _single_file_job(args.out, kinds, found.jobs, found.problems, Path(scratch.name) if scratch else None)
-        if found.jobs:
+        found.jobs = _single_file_job(args.out, kinds, found.jobs, found.problems)
+        if found.jobs and not found.jobs[0].to_stdout:
             check_writable(found.jobs[0].target.parent)  # type: ignore[union-attr]
     else:
         check_writable(args.out)
@@ -221,7 +219,7 @@ def run(args: argparse.Namespace) -> int:
     found = take_share(shard, found)  # torchrun: this process's share (every image in exactly one)
     jobs = found.jobs
     plans = {job: plan_outputs(job, args.out, kinds, overwrite=args.overwrite, skip_existing=args.skip_existing, inputs=inputs) for job in jobs}
-    for folder in {job.output(args.out, kinds[0]).parent for job in jobs}:
+    for folder in {job.output(args.out, kinds[0]).parent for job in jobs if not job.to_stdout}:
         remove_stale_temporaries(folder)  # what killed runs left
 
     hints_for = _hint_finder(args.hint, jobs)
@@ -324,11 +322,6 @@ def run(args: argparse.Namespace) -> int:
             del image, loaded, result
     bar.close()
 
-    if scratch is not None:  # -o -: the one file goes to standard output, the messages to stderr
-        if report.done:
-            sys.stdout.buffer.write(jobs[0].target.read_bytes())  # type: ignore[union-attr]
-            sys.stdout.buffer.flush()
-        scratch.cleanup()
     counts = {"earlier_outputs": found.earlier_outputs, "unhinted": unhinted, "dropped_alpha": dropped_alpha}
     report, counts, elapsed = merge_reports(shard, report, counts, time.perf_counter() - start)  # torchrun: one summary
     if not shard.is_main:

@@ -20,7 +20,7 @@ import os
 import sys
 from pathlib import Path
 
-from gfm.cli._arguments import add_progress_option
+from gfm.cli._arguments import add_progress_option, number, positive_float, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         p.add_argument("--split", help="split (AM-2k: train|validation; P3M: train|P3M-500-P|P3M-500-NP; "
                        "BG-20k: train|testval); default: train")
         p.add_argument("--cache-dir", type=Path, help="cache folder (default: ROOT/gfm-cache)")
-        p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
+        p.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
         p.add_argument("--force", action="store_true", help="recompute files already in the cache")
         add_progress_option(p)
 
@@ -70,9 +70,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     bg.add_argument("src", help="folder of photos (searched recursively)")
     bg.add_argument("dst", help="output folder")
-    bg.add_argument("--min-side", type=int, default=1080, help="minimum shorter side in px (default 1080)")
-    bg.add_argument("--side", type=int, default=1080, help="shorter side of written images (default 1080)")
-    bg.add_argument("--threshold", type=int, default=6,
+    bg.add_argument("--min-side", type=positive_int, default=1080, help="minimum shorter side in px (default 1080)")
+    bg.add_argument("--side", type=positive_int, default=1080, help="shorter side of written images (default 1080)")
+    bg.add_argument("--threshold", type=number(int, minimum=0, maximum=64), default=6,
                     help="near-duplicate: perceptual hashes within this many bits of 64 (default 6; 0: exact only)")
     add_progress_option(bg)
     bg.set_defaults(func=run_backgrounds)
@@ -91,13 +91,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     te.add_argument("images", help="an image file or a folder of images")
     te.add_argument("out", help="output folder of masks")
     te.add_argument("--model", required=True, help="the teacher's .onnx file")
-    te.add_argument("--size", type=int, default=1024, help="the model's square input side (default 1024, ISNet)")
-    te.add_argument("--mean", type=float, nargs="+", default=[0.5],
+    te.add_argument("--size", type=number(int, minimum=1, maximum=16384), default=1024, help="the model's square input side (default 1024, ISNet)")
+    te.add_argument("--mean", type=number(float), nargs="+", default=[0.5],
                     help="input mean on [0, 1] RGB, one value or three (default 0.5, ISNet)")
-    te.add_argument("--std", type=float, nargs="+", default=[1.0],
+    te.add_argument("--std", type=positive_float, nargs="+", default=[1.0],
                     help="input standard deviation, one value or three (default 1.0, ISNet)")
     te.add_argument("-r", "--recursive", action="store_true", help="search folders recursively")
-    te.add_argument("--threads", type=int, help="onnxruntime threads (default: onnxruntime's choice)")
+    te.add_argument("--threads", type=positive_int, help="onnxruntime threads (default: onnxruntime's choice)")
     te.add_argument("--force", action="store_true", help="recompute masks already in OUT")
     add_progress_option(te)
     te.set_defaults(func=run_teacher)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from gfm.cli._arguments import non_negative_int, number, positive_int
+
 DESCRIPTION = """\
 Profile GFM variants (random weights) or checkpoints like the paper's Table 7:
 parameters (as released, and those the forward pass uses), GMACs at SIZE x SIZE
@@ -44,9 +46,9 @@ def register(subparsers: Any) -> None:
     )
     what.add_argument("--model", action="append", metavar="NAME|PATH", help="a weights name or checkpoint file (repeatable)")
     parser.add_argument("--rosta", choices=["FT", "BT"], help="for a released 2-class checkpoint file: which RoSTa it is")
-    parser.add_argument("--size", type=int, default=800, help="square input side in pixels, a multiple of 32 (default 800)")
-    parser.add_argument("--repeats", type=int, default=5, help="timed forward passes, median reported (default 5; 0: no timing)")
-    parser.add_argument("--threads", type=int, help="PyTorch CPU threads for timing (default: PyTorch's default)")
+    parser.add_argument("--size", type=number(int, minimum=32, maximum=16384), default=800, help="square input side in pixels, a multiple of 32 (default 800)")
+    parser.add_argument("--repeats", type=non_negative_int, default=5, help="timed forward passes, median reported (default 5; 0: no timing)")
+    parser.add_argument("--threads", type=positive_int, help="PyTorch CPU threads for timing (default: PyTorch's default)")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where to time (default cpu)")
     parser.add_argument("--format", choices=["markdown", "json"], default="markdown", help="output format (default markdown)")
     parser.set_defaults(func=run)

@@ -7,22 +7,12 @@ import socket
 import sys
 from typing import TYPE_CHECKING, Any
 
-from gfm.cli._arguments import positive_int
+from gfm.cli._arguments import number
 from gfm.cli._model_options import add_model_options, build_predictor, load_guide_option, load_models, model_specs
 
 if TYPE_CHECKING:
     from gfm.inference import Predictor
     from gfm.models import GFM
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -42,19 +32,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "  gfm serve                                  # http://127.0.0.1:8000/\n"
             "  gfm serve --port 9000 --model runs/mine    # your own run's weights\n"
             "  curl -F image=@cat.jpg 'http://127.0.0.1:8000/api/matte?output=cutout' -o cat_cutout.png\n"
+            "security: requests must name a trusted host (localhost, 127.0.0.1, ::1, the --host address and\n"
+            "--allowed-host names: DNS rebinding protection), and uploads or deletions from a web page of another\n"
+            "origin are refused unless --cors-origin names it.\n"
             "exposing it: --host 0.0.0.0 lets anyone who can reach this machine upload images and use its\n"
             "CPU/GPU; there is no authentication or TLS. Put it behind a reverse proxy that adds them."
         ),
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    parser.add_argument("--port", type=int, default=8000, help="TCP port (default 8000; 0 picks a free one)")
+    parser.add_argument("--port", type=number(int, minimum=0, maximum=65535), default=8000, help="TCP port (default 8000; 0 picks a free one)")
+    parser.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                        help="also serve requests whose Host header names NAME (repeatable; default: localhost, 127.0.0.1, ::1 "
+                        "and the --host address; '*' serves any, which gives up the DNS rebinding protection)")
+    parser.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                        help="let the web pages of ORIGIN (e.g. http://localhost:3000) use the API from a browser (repeatable; "
+                        "default: only the server's own page)")
     add_model_options(parser)
-    parser.add_argument("--concurrency", type=positive_int, default=1, help="requests computed at once (default 1: the network already uses every core)")
-    parser.add_argument("--queue", type=int, default=8, help="requests that may wait for a free slot before 503s (default 8)")
-    parser.add_argument("--max-upload-mb", type=_positive_float, help="largest request body in MB (default 25)")
-    parser.add_argument("--max-image-mp", type=_positive_float, help="largest image in megapixels, checked from its header before decoding (default 16.8: 4096x4096)")
-    parser.add_argument("--sessions", type=positive_int, default=16, help="images kept for corrections (default 16)")
-    parser.add_argument("--session-memory-mb", type=positive_int, default=1024, help="memory those images may hold together (default 1024)")
+    parser.add_argument("--concurrency", type=number(int, minimum=1, maximum=64), default=1, help="requests computed at once (default 1: the network already uses every core)")
+    parser.add_argument("--queue", type=number(int, minimum=0, maximum=1000), default=8, help="requests that may wait for a free slot before 503s (default 8)")
+    parser.add_argument("--max-upload-mb", type=number(float, above=0, maximum=10_000), help="largest request body in MB (default 25)")
+    parser.add_argument("--max-image-mp", type=number(float, above=0, maximum=250), help="largest image in megapixels, checked from its header before decoding (default 16.8: 4096x4096; at most 250, gfm's limit)")
+    parser.add_argument("--sessions", type=number(int, minimum=1, maximum=10_000), default=16, help="images kept for corrections (default 16)")
+    parser.add_argument("--session-memory-mb", type=number(int, minimum=1, maximum=1 << 30), default=1024, help="memory those images may hold together, caches included (default 1024)")
+    parser.add_argument("--connections", type=number(int, minimum=2, maximum=10_000), default=64,
+                        help="open connections at most (default 64); beyond, the oldest idle one is closed")
+    parser.add_argument("--header-timeout", type=number(float, above=0, maximum=3600), default=10.0, metavar="SECONDS",
+                        help="a connection must send its request headers within this time (default 10)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no access log")
     parser.set_defaults(func=run)
 
@@ -117,11 +120,17 @@ def run(args: argparse.Namespace) -> int:
     from gfm.data.foreground import load_pymatting
     from gfm.inference.band_solver import prepare as prepare_fast
     from gfm.inference.guided import GuidedPredictor
+    from gfm.serve.connections import NO_UVICORN_LIMIT, guarded_protocol
+    from gfm.serve.guard import normalise_origin, trusted_hosts
+    from gfm.serve.memory import configure_allocator
     from gfm.serve.service import MattingService
     from gfm.serve.settings import LOOPBACK_HOSTS, ServeSettings
 
-    if args.queue < 0:
-        raise ConfigError(f"--queue must be 0 or more, got {args.queue}")
+    for origin in args.cors_origin:
+        try:
+            normalise_origin(origin)
+        except ValueError as error:
+            raise ConfigError(f"--cors-origin {origin}: {error}") from None
     limits = {}
     if args.max_upload_mb is not None:
         limits["max_upload_bytes"] = int(args.max_upload_mb * 1e6)
@@ -133,6 +142,10 @@ def run(args: argparse.Namespace) -> int:
         queue=args.queue,
         sessions=args.sessions,
         session_bytes=args.session_memory_mb * 1024 * 1024,
+        header_timeout_s=args.header_timeout,
+        max_connections=max(args.connections, args.concurrency + args.queue),
+        allowed_hosts=tuple(sorted(trusted_hosts(args.host, args.allowed_host))),
+        cors_origins=tuple(args.cors_origin),
     )
     model_specs(args)  # refuse a bad --strategy ensemble before loading anything
     sock = _bind(args.host, args.port)  # fail fast on a taken port, before the model loads
@@ -141,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
         predictor = build_predictor(args, models, guide=load_guide_option(args, quiet=args.quiet))
         describe = _describe(specs, models, predictor)
         del models  # the predictor holds its own (optimised) copies
+        configure_allocator()  # large arrays go back to the system when sessions end
         print("gfm serve: preparing the foreground estimation (compiled once after installation)...", file=sys.stderr, flush=True)
         prepare_fast()
         load_pymatting()  # --foreground ml is offered too
@@ -150,11 +164,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"gfm serve: {describe['summary']} on {describe['device']}; open http://{shown}:{port}/ (Ctrl-C stops)", file=sys.stderr, flush=True)
         if args.host not in LOOPBACK_HOSTS:
             print(f"gfm serve: warning: listening on {args.host}: anyone who can reach this machine can use it (no authentication, no TLS)", file=sys.stderr, flush=True)
+            print(f"gfm serve: requests must name one of these hosts: {', '.join(settings.allowed_hosts)} (add the names clients use with --allowed-host NAME)", file=sys.stderr, flush=True)
         config = uvicorn.Config(
             app,
             log_level="warning" if args.quiet else "info",
             access_log=not args.quiet,
-            limit_concurrency=max(64, 4 * settings.capacity),  # connections beyond: a plain 503
+            http=guarded_protocol(settings.header_timeout_s, settings.max_connections),  # idle connections cannot lock out
+            limit_concurrency=NO_UVICORN_LIMIT,  # counted idle connections too: the protocol limits instead
             timeout_keep_alive=5,
         )
         uvicorn.Server(config).run(sockets=[sock])

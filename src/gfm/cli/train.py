@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from gfm.cli._arguments import add_progress_option, positive_int
+from gfm.cli._arguments import add_progress_option, non_negative_int, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,10 +40,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--validation", help="real validation images with ground truth, AM-2k / P3M layout (data.validation)")
     parser.add_argument("--backbone-weights", help="torchvision ImageNet checkpoint of the backbone (model.backbone_weights)")
     parser.add_argument("--out", help="run folder (log.out; default runs/PRESET)")
-    parser.add_argument("--steps", type=int, help="stop after this many optimiser steps (optim.steps)")
-    parser.add_argument("--epochs", type=int, help="number of epochs (optim.epochs)")
-    parser.add_argument("--batch-size", type=int, help="batch size per process (optim.batch_size)")
-    parser.add_argument("--workers", type=int, help="data-loader worker processes (data.workers; default 2, or 0 when an "
+    parser.add_argument("--steps", type=positive_int, help="stop after this many optimiser steps (optim.steps)")
+    parser.add_argument("--epochs", type=positive_int, help="number of epochs (optim.epochs)")
+    parser.add_argument("--batch-size", type=positive_int, help="batch size per process (optim.batch_size)")
+    parser.add_argument("--workers", type=non_negative_int, help="data-loader worker processes (data.workers; default 2, or 0 when an "
                         "epoch has fewer than 8 batches, as with the example photos)")
     parser.add_argument("--device", help="auto, cpu, cuda (optim.device)")
     parser.add_argument("--threads", type=positive_int,

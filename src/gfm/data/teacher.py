@@ -112,6 +112,8 @@ def label_images(
             if not np.isfinite(mask).all():
                 raise InputError("the teacher returned NaN or infinite values")
             write_alpha(target, mask)
+        except ConfigError:
+            raise  # the teacher model is at fault: every image would fail alike
         except GFMError as error:
             report.failed.append((path, str(error)))
             continue

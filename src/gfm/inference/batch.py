@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import io
 import os
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -19,7 +21,7 @@ import numpy as np
 from gfm.data.layouts import is_image_file
 from gfm.errors import GFMError, InputError, OutputError, describe_os_error
 from gfm.io.atomic import FileStamp
-from gfm.io.images import broken_link_message
+from gfm.io.images import broken_link_message, special_file_message
 
 OUTPUT_KINDS = ("alpha", "cutout", "foreground", "composite", "trimap", "preview")
 FOREGROUND_KINDS = ("cutout", "foreground", "composite", "preview")  # outputs that need foreground colours
@@ -52,6 +54,11 @@ class MatteJob:
     @property
     def from_stdin(self) -> bool:
         return str(self.source) == STDIO
+
+    @property
+    def to_stdout(self) -> bool:
+        """Its one output goes to standard output (``-o -``)."""
+        return self.target is not None and str(self.target) == STDIO
 
 
 def is_single_file_output(out: Path) -> bool:
@@ -156,6 +163,8 @@ def collect_jobs(inputs: Sequence[str], recursive: bool = False) -> CollectedInp
                 found.problems.append(f"{path}: no images in this folder{'' if recursive else ' (use -r for sub-folders)'}")
         elif path.is_file() or broken_link_message(path):
             add(path, Path(path.name), explicit=True)
+        elif special_file_message(path):
+            found.problems.append(f"{special_file_message(path)} (or pipe a stream to standard input: gfm matte -)")
         else:
             matches = sorted(Path(m) for m in glob.glob(text, recursive=True) if Path(m).is_file() or broken_link_message(Path(m)))
             if not matches:
@@ -200,6 +209,8 @@ def plan_outputs(
     Args:
         inputs: the resolved paths of every input of the run.
     """
+    if job.to_stdout:
+        return OutputPlan("write", {kind: True for kind in kinds})
     targets = {kind: job.output(out_dir, kind) for kind in kinds}
     for target in targets.values():
         if target.resolve() in inputs:
@@ -228,8 +239,44 @@ def _written_by_matte(job: MatteJob, path: Path) -> bool:
     return is_matte_output(path)
 
 
+# A suffix that names a file type (".txt", ".json"), not a folder name such as "run.2024".
+_FILE_TYPE_SUFFIX = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,4}")
+
+
+def check_output_folder(out_dir: Path) -> None:
+    """Refuse, before any work, an ``--out`` folder that is not one and cannot become one.
+
+    Raises:
+        OutputError: ``out_dir`` is a device or FIFO (``/dev/null``: use ``-o -``), an
+            existing file, or a new name with a file suffix gfm does not write (``x.txt``,
+            which used to become a folder of that name).
+    """
+    import stat
+
+    try:
+        mode = os.stat(out_dir).st_mode
+    except FileNotFoundError:
+        if _FILE_TYPE_SUFFIX.fullmatch(out_dir.suffix):
+            raise OutputError(
+                f"{out_dir}: {out_dir.suffix} is not an image format gfm matte writes; for one output file name it "
+                f"{out_dir.with_suffix('.png').name} ({', '.join(FILE_SUFFIXES)}), and for an output folder of that "
+                "name create it first") from None
+        return
+    except OSError:
+        return  # check_writable says what is wrong with the path
+    if stat.S_ISDIR(mode):
+        return
+    if stat.S_ISREG(mode):
+        raise OutputError(f"{out_dir}: is a file, not a folder; give an output folder, or for one output a file named "
+                          f"NAME.png ({', '.join(FILE_SUFFIXES)})")
+    kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file"
+    raise OutputError(f"{out_dir}: is {kind}, not a folder or an image file; gfm matte writes files atomically (a "
+                      "temporary file renamed), so to send the output to a stream use -o - (e.g. -o - > /dev/null)")
+
+
 def check_writable(out_dir: Path) -> None:
-    """Create ``out_dir`` and make sure files can be written there."""
+    """Create ``out_dir`` and make sure files can be written there (after :func:`check_output_folder`)."""
+    check_output_folder(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         probe = out_dir / f".gfm-write-test-{os.getpid()}"
@@ -264,7 +311,8 @@ def write_outputs(
     Each file carries :data:`OUTPUT_MARK`. ``replace`` maps a kind to what its
     final rename may replace (:func:`plan_outputs`); kinds not in it replace
     whatever is there. If anything fails, the files this call already wrote
-    are removed: an image has all its outputs or none.
+    are removed: an image has all its outputs or none. A job for standard output
+    (``-o -``) has its one output encoded in memory, then written to stdout at once.
     """
     from gfm.inference.foreground import composite, cutout, estimate_foreground, preview
     from gfm.io import write_alpha, write_image
@@ -274,6 +322,19 @@ def write_outputs(
     needs_foreground = any(k in kinds for k in FOREGROUND_KINDS)
     foreground = estimate_foreground(image, alpha, foreground_method) if needs_foreground else None
     written: list[Path] = []
+    if job.to_stdout:  # encoded in memory, then written at once: no file, nothing left if killed
+        stream = io.BytesIO()
+        options_stdout = {"mark": OUTPUT_MARK}
+        kind = kinds[0]
+        if kind in ("alpha", "trimap"):
+            write_alpha(stream, alpha if kind == "alpha" else _trimap_alpha(trimap), bits=alpha_bits if kind == "alpha" else 8, **options_stdout)
+        else:
+            pixels = {"cutout": lambda: cutout(foreground, alpha), "foreground": lambda: foreground,
+                      "composite": lambda: composite(foreground, alpha, background), "preview": lambda: preview(image, alpha, foreground)}[kind]()
+            write_image(stream, pixels, suffix=_OUTPUT_SUFFIX[kind], **options_stdout)
+        sys.stdout.buffer.write(stream.getvalue())
+        sys.stdout.buffer.flush()
+        return
     try:
         for kind in kinds:
             target = job.output(out_dir, kind)
@@ -287,9 +348,7 @@ def write_outputs(
             if kind == "alpha":
                 write_alpha(target, alpha, bits=alpha_bits, **options)
             elif kind == "trimap":
-                if trimap is None:
-                    raise GFMError("internal: the trimap output was asked for but not predicted")
-                write_alpha(target, trimap.astype(np.float32) / 255.0, **options)  # 0 / 128 / 255 survive exactly
+                write_alpha(target, _trimap_alpha(trimap), **options)
             elif kind == "cutout":
                 write_image(target, cutout(foreground, alpha), **options)
             elif kind == "foreground":
@@ -304,6 +363,13 @@ def write_outputs(
             with contextlib.suppress(OSError):
                 path.unlink()
         raise
+
+
+def _trimap_alpha(trimap: np.ndarray | None) -> np.ndarray:
+    """The glance map as an alpha in [0, 1] (0 / 128 / 255 survive the 8-bit round trip exactly)."""
+    if trimap is None:
+        raise GFMError("internal: the trimap output was asked for but not predicted")
+    return trimap.astype(np.float32) / 255.0
 
 
 def describe_failure(error: BaseException) -> str:

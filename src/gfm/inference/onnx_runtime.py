@@ -32,13 +32,26 @@ import numpy as np
 from gfm.errors import CheckpointError, ConfigError, InputError
 from gfm.inference.result import ImageInput, MattingResult, as_rgb, checked_hints, force_solid, fuse_full_resolution, tt_trimap_full_resolution
 from gfm.inference.sizing import DEFAULT_MAX_PIXELS, MIN_SIDE, WorkingSize, from_network_output, to_network_input, working_size
-from gfm.inference.strategies import Strategy, get_strategy
+from gfm.inference.strategies import STRATEGIES, Strategy, get_strategy
 
 if TYPE_CHECKING:
     from gfm.inference.guide import Guide
 
 #: The newest metadata layout this runtime reads (:data:`gfm.models.onnx_export.ONNX_FORMAT_VERSION`).
 SUPPORTED_FORMAT_VERSION = 1
+#: Glance classes of each head an exported file may have (RIM models are not exported).
+GLANCE_CLASSES = {"TT": 3, "FT": 2, "BT": 2}
+#: Output strides of GFM's encoders (input sizes are multiples of it).
+OUTPUT_STRIDES = (8, 16, 32, 64)
+
+
+def _whole_number(model: OnnxModel, key: str) -> int:
+    """A metadata value that must be a whole number (``gfm.format_version``, ``gfm.output_stride``)."""
+    text = model._metadata(key)
+    try:
+        return int(text)
+    except ValueError:
+        raise model._faulty(f"its metadata {key} is {text!r}, not a whole number") from None
 
 
 def is_onnx_file(spec: str | os.PathLike[str]) -> bool:
@@ -60,8 +73,11 @@ class OnnxModel:
 
     Raises:
         ConfigError: onnxruntime is not installed.
-        CheckpointError: a missing file, a file onnxruntime cannot load, or an
-            ONNX file that ``gfm export`` did not write.
+        CheckpointError: a missing file, a file onnxruntime cannot load, an ONNX
+            file that ``gfm export`` did not write, or a faulty one: metadata that
+            is missing or not what it must be (a stride that is not a number ...),
+            or a graph whose outputs, on a tiny probe run at load, do not have the
+            shapes its metadata implies. The message names the model file.
     """
 
     def __init__(self, path: str | os.PathLike[str], threads: int | None = None) -> None:
@@ -86,10 +102,52 @@ class OnnxModel:
         if version is None or inputs != ["glance_image", "focus_image"]:
             raise CheckpointError(f"{self.path}: not a GFM model written by `gfm export` (no gfm metadata, inputs {inputs}); "
                                   "export one with `gfm export MODEL OUT.onnx`")
-        if int(version) > SUPPORTED_FORMAT_VERSION:
+        if _whole_number(self, "gfm.format_version") > SUPPORTED_FORMAT_VERSION:
             raise CheckpointError(f"{self.path}: written by a newer gfm (ONNX format {version}); upgrade gfm to run it")
-        self.head = self.metadata["gfm.head"]
-        self.output_stride = int(self.metadata["gfm.output_stride"])
+        self.head = self._metadata("gfm.head")
+        if self.head not in GLANCE_CLASSES:
+            raise self._faulty(f"its metadata names the head {self.head!r}, which is none of {', '.join(GLANCE_CLASSES)}")
+        self.output_stride = _whole_number(self, "gfm.output_stride")
+        if self.output_stride not in OUTPUT_STRIDES:
+            raise self._faulty(f"its metadata gives the output stride {self.output_stride}; GFM networks have one of "
+                               f"{', '.join(map(str, OUTPUT_STRIDES))}")
+        outputs = [o.name for o in self.session.get_outputs()]
+        if not {"glance", "focus"} <= set(outputs):
+            raise self._faulty(f"its outputs are {outputs}, not glance and focus")
+        recommended = self.metadata.get("gfm.recommended_strategy")
+        if recommended is not None and recommended not in STRATEGIES:
+            raise self._faulty(f"its metadata recommends the strategy {recommended!r}, which is none of {', '.join(STRATEGIES)}")
+        self._probe()
+
+    def _metadata(self, key: str) -> str:
+        value = self.metadata.get(key)
+        if value is None:
+            raise self._faulty(f"its metadata has no {key}")
+        return value
+
+    def _faulty(self, what: str) -> CheckpointError:
+        """The error for a model file that is broken (not the photo's fault, not gfm's)."""
+        return CheckpointError(f"{self.path}: this model file is faulty: {what}; export it again with `gfm export MODEL {self.path.name}`")
+
+    def _probe(self) -> None:
+        """Run the graph once on two tiny inputs of different sizes (odd multiples of the stride,
+        as a hybrid pass gives): its outputs must have the shapes the runtime reads, and be finite."""
+        stride = self.output_stride
+        glance_image = np.full((1, 3, 3 * stride, 5 * stride), 128.0, np.float32)
+        focus_image = np.full((1, 3, 5 * stride, 3 * stride), 128.0, np.float32)
+        glance, focus = self.run(glance_image, focus_image)
+        for name, array in (("glance", glance), ("focus", focus)):
+            if not np.isfinite(array).all():
+                raise self._faulty(f"its {name} output holds NaN or infinite values on a plain grey probe image")
+
+    def _check_outputs(self, glance_image: np.ndarray, focus_image: np.ndarray, glance: np.ndarray, focus: np.ndarray) -> None:
+        expected_glance = (1, GLANCE_CLASSES[self.head], *glance_image.shape[2:])
+        expected_focus = (1, 1, *focus_image.shape[2:])
+        for name, array, expected in (("glance", glance, expected_glance), ("focus", focus, expected_focus)):
+            if tuple(array.shape) != expected or array.dtype != np.float32:
+                raise self._faulty(f"for inputs of {glance_image.shape[2]}x{glance_image.shape[3]} and {focus_image.shape[2]}x"
+                                   f"{focus_image.shape[3]} pixels its {name} output is {array.dtype} {tuple(array.shape)}, "
+                                   f"not float32 {expected} (for a {self.head} head)")
 
     @property
     def name(self) -> str:
@@ -101,7 +159,13 @@ class OnnxModel:
     @property
     def normalization(self) -> dict[str, Any]:
         """The weights' input normalisation (already part of the graph: informative)."""
-        return json.loads(self.metadata["gfm.normalization"])
+        try:
+            value = json.loads(self._metadata("gfm.normalization"))
+        except json.JSONDecodeError:
+            raise self._faulty("its gfm.normalization metadata is not JSON") from None
+        if not isinstance(value, dict):
+            raise self._faulty("its gfm.normalization metadata is not a JSON object")
+        return value
 
     def run(self, glance_image: np.ndarray, focus_image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Both passes in one call.
@@ -113,7 +177,18 @@ class OnnxModel:
         Returns:
             ``(glance logits (1, C, Hg, Wg), focus alpha (1, 1, Hf, Wf) in [0, 1])``.
         """
-        glance, focus = self.session.run(["glance", "focus"], {"glance_image": glance_image, "focus_image": focus_image})
+        try:
+            glance, focus = self.session.run(["glance", "focus"], {"glance_image": glance_image, "focus_image": focus_image})
+        except Exception as error:  # onnxruntime's own exception types: a graph that fails on valid inputs
+            message = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
+            if "allocate" in message.lower():
+                raise CheckpointError(f"{self.path}: onnxruntime ran out of memory on inputs of {glance_image.shape[2]}x"
+                                      f"{glance_image.shape[3]} and {focus_image.shape[2]}x{focus_image.shape[3]} pixels "
+                                      f"({message}); lower --max-pixels, or, if the model asks for far more than its size "
+                                      "suggests, the file is faulty: export it again") from None
+            raise self._faulty(f"onnxruntime failed running it on inputs of {glance_image.shape[2]}x{glance_image.shape[3]} and "
+                               f"{focus_image.shape[2]}x{focus_image.shape[3]} pixels ({message})") from None
+        self._check_outputs(glance_image, focus_image, glance, focus)
         return glance, focus
 
 

@@ -57,9 +57,10 @@ def load_job_image(job: MatteJob, stdin: io.BufferedIOBase | None = None) -> Loa
         InputError: an unreadable file, naming it.
     """
     from gfm.io import decode_image, read_image
+    from gfm.io.stream import read_image_stream
 
-    if job.from_stdin:
-        data = (stdin or sys.stdin.buffer).read()
+    if job.from_stdin:  # read in bounded chunks: refused at the first bytes that are not an image's
+        data = read_image_stream(stdin or sys.stdin.buffer)
         return LoadedImage(decode_image(data, "<stdin>"), bool(data) and _has_alpha(data))
     return LoadedImage(read_image(job.source), _has_alpha(job.source))
 

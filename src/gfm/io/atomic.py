@@ -109,9 +109,12 @@ def atomic_write(
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=f".tmp{target.suffix}"
-    )
+    try:
+        fd, tmp_name = tempfile.mkstemp(
+            dir=target.parent, prefix=f".{target.name}.", suffix=f".tmp{target.suffix}"
+        )
+    except OSError as error:  # a read-only folder: the message names the file asked for, not our temporary
+        raise _naming(error, target) from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -128,10 +131,17 @@ def atomic_write(
             os.replace(tmp, target)
         else:
             _commit_guarded(tmp, target, None if replace is False else replace)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        if isinstance(error, OSError) and error.filename is not None and Path(os.fsdecode(error.filename)).name.startswith(f".{target.name}."):
+            raise _naming(error, target) from None  # a full disk while writing the temporary: name the target
         raise
+
+
+def _naming(error: OSError, target: Path) -> OSError:
+    """The same error (class, errno, reason) about ``target`` rather than the temporary file."""
+    return type(error)(error.errno, error.strerror, str(target))
 
 
 def _link_no_clobber(tmp: Path, target: Path) -> None:

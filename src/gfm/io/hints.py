@@ -22,14 +22,15 @@ refused with a message that says where they are.
 from __future__ import annotations
 
 import os
+import sys
 from enum import IntEnum
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from gfm.errors import InputError
-from gfm.io.images import MAX_IMAGE_PIXELS, _exif_transpose, _open
+from gfm.errors import ImageTooLargeError, InputError
+from gfm.io.images import MAX_IMAGE_PIXELS, _exif_transpose, _open, open_header
 
 #: gray level of each hint in a hint PNG.
 HINT_GRAY_LEVELS = {"background": 0, "transition": 128, "foreground": 255}
@@ -111,7 +112,7 @@ def read_hint(path: str | os.PathLike[str], size: tuple[int, int] | None = None)
         InputError: unreadable file, wrong size, or values outside the four hints.
     """
     path = Path(path)
-    with _open(path, None, _pixel_limit(size)) as opened:
+    with _open_hint(path, None, size) as opened:
         hints = _hint_from_pil(opened, str(path))
     check_hint_size(hints, size, str(path))
     return hints
@@ -119,10 +120,30 @@ def read_hint(path: str | os.PathLike[str], size: tuple[int, int] | None = None)
 
 def decode_hint(data: bytes, size: tuple[int, int] | None = None, name: str = "hint") -> np.ndarray:
     """:func:`read_hint` for the bytes of a hint PNG (an upload); nothing is written to disk."""
-    with _open(Path(name), data, _pixel_limit(size)) as opened:
+    with _open_hint(Path(name), data, size) as opened:
         hints = _hint_from_pil(opened, name)
     check_hint_size(hints, size, name)
     return hints
+
+
+def _open_hint(path: Path, data: bytes | None, size: tuple[int, int] | None) -> Image.Image:
+    """Open a hint of at most a few times the image's pixels; a larger one is refused from its
+    header with the size mismatch (not as "too large for gfm": it is the wrong size)."""
+    try:
+        return _open(path, data, _pixel_limit(size))
+    except ImageTooLargeError:
+        if size is None:
+            raise
+        with open_header(path, data, sys.maxsize) as header:  # the header only: no pixels decoded
+            width, height = header.size
+        raise InputError(_size_mismatch(str(path), width, height, size)) from None
+
+
+def _size_mismatch(name: str, width: int, height: int, size: tuple[int, int]) -> str:
+    return (
+        f"{name}: the hint map is {width}x{height} pixels but the image is {size[1]}x{size[0]} "
+        "(after EXIF orientation); paint the hint on the image itself, at its size"
+    )
 
 
 def _pixel_limit(size: tuple[int, int] | None) -> int:
@@ -133,11 +154,7 @@ def _pixel_limit(size: tuple[int, int] | None) -> int:
 def check_hint_size(hints: np.ndarray, size: tuple[int, int] | None, name: str = "hint") -> None:
     """Raise :class:`InputError` unless ``hints`` is ``(H, W)`` = ``size`` (when given)."""
     if size is not None and tuple(hints.shape[:2]) != tuple(size):
-        height, width = size
-        raise InputError(
-            f"{name}: the hint map is {hints.shape[1]}x{hints.shape[0]} pixels but the image is {width}x{height} "
-            "(after EXIF orientation); paint the hint on the image itself, at its size"
-        )
+        raise InputError(_size_mismatch(name, hints.shape[1], hints.shape[0], size))
 
 
 def hint_to_gray(hints: np.ndarray) -> np.ndarray:

@@ -19,12 +19,14 @@ import os
 import threading
 import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin
 
 from gfm.errors import ImageTooLargeError, InputError, OutputError
 from gfm.io.atomic import FileStamp, atomic_write
+from gfm.io.paths import broken_link_message, special_file_message
 from gfm.io.png import write_png
 
 # zlib level of PNG outputs. Pillow's default (6) spent 0.59 s on a 1620x1080 RGBA
@@ -97,22 +99,6 @@ def open_header(path: str | os.PathLike[str], data: bytes | None = None, max_pix
     return image
 
 
-def broken_link_message(path: str | os.PathLike[str]) -> str | None:
-    """Why the symbolic link ``path`` cannot be read (dangling, a loop), or ``None`` if it is not a broken link."""
-    import errno
-
-    path = Path(path)
-    if not path.is_symlink():
-        return None
-    try:
-        os.stat(path)
-    except OSError as error:
-        if error.errno == errno.ELOOP:
-            return f"{path}: symbolic link loop; fix or remove the link"
-        return f"{path}: broken symbolic link (it points to {os.readlink(path)}, which does not exist)"
-    return None
-
-
 def _open(path: Path, data: bytes | None = None, max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Image:
     """Open and decode ``path``, or the encoded ``data`` (an upload, stdin) named ``path`` in messages;
     refuse images over ``max_pixels`` from their header, before decoding."""
@@ -123,6 +109,8 @@ def _open(path: Path, data: bytes | None = None, max_pixels: int = MAX_IMAGE_PIX
         raise InputError(broken_link_message(path) or f"{path}: no such file")
     elif path.is_dir():
         raise InputError(f"{path}: is a folder, not an image file")
+    elif special_file_message(path):
+        raise InputError(special_file_message(path))
     elif path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty (0 bytes); re-export or re-download it")
     try:
@@ -312,7 +300,7 @@ def alpha_to_uint8(alpha: np.ndarray, dtype: type[np.unsignedinteger] = np.uint8
 
 
 def write_alpha(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | BinaryIO,
     alpha: np.ndarray,
     bits: int = 8,
     *,
@@ -322,7 +310,8 @@ def write_alpha(
     """Write an alpha matte atomically as a grayscale PNG.
 
     Args:
-        path: target file (``.png``; the format is PNG whatever the suffix).
+        path: target file (``.png``; the format is PNG whatever the suffix), or an
+            open binary stream (standard output) that the PNG is written to.
         alpha: ``(H, W)`` float array in [0, 1] (values outside are clipped).
         bits: 8 (default) or 16.
         replace: what may be replaced at ``path`` (see :func:`gfm.io.atomic.atomic_write`).
@@ -348,12 +337,13 @@ def write_alpha(
 
 
 def write_image(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | BinaryIO,
     image: np.ndarray,
     quality: int = 95,
     *,
     replace: bool | FileStamp = True,
     mark: str | None = None,
+    suffix: str | None = None,
 ) -> None:
     """Write an RGB ``(H, W, 3)`` or RGBA ``(H, W, 4)`` ``uint8`` image atomically.
 
@@ -362,6 +352,8 @@ def write_image(
     (1..100) applies to JPEG and WebP. ``replace`` says what may be replaced
     at ``path`` (see :func:`gfm.io.atomic.atomic_write`); ``mark`` is stored
     as the PNG ``Software`` text or the JPEG comment (see :func:`read_mark`).
+    ``path`` may be an open binary stream (standard output), with the format's
+    ``suffix`` (e.g. ``".png"``).
 
     Raises:
         InputError: wrong dtype or shape, or RGBA to a format without alpha.
@@ -371,7 +363,7 @@ def write_image(
     image = np.asarray(image)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] not in (3, 4):
         raise InputError(f"image must be uint8 (H, W, 3|4), got {image.dtype} {image.shape}")
-    suffix = Path(path).suffix.lower()
+    suffix = ((suffix or "") if hasattr(path, "write") else Path(path).suffix).lower()  # type: ignore[arg-type]
     fmt = _WRITE_FORMATS.get(suffix)
     if fmt is None:
         known = ", ".join(sorted(_WRITE_FORMATS))
@@ -388,12 +380,15 @@ def write_image(
 
 def _save(
     image: Image.Image,
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | BinaryIO,
     fmt: str,
     options: dict[str, object],
     replace: bool | FileStamp = True,
     mark: str | None = None,
 ) -> None:
+    if hasattr(path, "write"):  # a stream: encoded straight into it (no file, nothing to rename)
+        _encode(image, path, fmt, options, mark)  # type: ignore[arg-type]
+        return
     try:
         with atomic_write(path, replace=replace) as tmp:
             _encode(image, tmp, fmt, options, mark)
@@ -408,12 +403,17 @@ def _save(
 _FAST_PNG_MODES = ("L", "RGB", "RGBA", "I;16")
 
 
-def _encode(image: Image.Image, target: Path, fmt: str, options: dict[str, object], mark: str | None) -> None:
-    """Write ``image`` to ``target`` as ``fmt``; ``mark`` goes in a PNG's Software text or a JPEG's comment."""
+def _encode(image: Image.Image, target: Path | BinaryIO, fmt: str, options: dict[str, object], mark: str | None) -> None:
+    """Write ``image`` to ``target`` (a path or a binary stream) as ``fmt``; ``mark`` goes in a PNG's
+    Software text or a JPEG's comment."""
     if fmt == "PNG" and image.mode in _FAST_PNG_MODES:
         level = int(options.get("compress_level", PNG_COMPRESS_LEVEL))  # type: ignore[call-overload]
-        with open(target, "wb") as file:
-            write_png(file, np.asarray(image), level=level, text={"Software": mark} if mark is not None else None)
+        text = {"Software": mark} if mark is not None else None
+        if hasattr(target, "write"):
+            write_png(target, np.asarray(image), level=level, text=text)  # type: ignore[arg-type]
+            return
+        with open(target, "wb") as file:  # type: ignore[arg-type]
+            write_png(file, np.asarray(image), level=level, text=text)
         return
     if mark is not None and fmt == "PNG":
         info = PngImagePlugin.PngInfo()

@@ -3,6 +3,10 @@
 * :mod:`gfm.serve.settings`: the limits and options, with safe defaults;
 * :mod:`gfm.serve.uploads`: reading request bodies within those limits, in memory;
 * :mod:`gfm.serve.service`: the model loaded once, the bounded queue, the cached sessions;
+* :mod:`gfm.serve.memory`: freed memory handed back to the system;
+* :mod:`gfm.serve.guard`: trusted hosts, same-origin writes, CORS on request, security headers;
+* :mod:`gfm.serve.validation`: strict query parameters, refusals as one-string JSON;
+* :mod:`gfm.serve.connections`: header timeout and an idle-first connection limit (uvicorn);
 * :mod:`gfm.serve.app`: the FastAPI application (:func:`create_app`);
 * ``static/``: the page (plain HTML, CSS and JavaScript, no network beyond the server).
 

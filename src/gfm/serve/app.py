@@ -10,11 +10,15 @@
 ``POST /api/sessions/{id}/matte``      a hint map in (multipart ``hint`` or a raw PNG; none = plain)
                                        -> the corrected PNG, without running the network again
 ``DELETE /api/sessions/{id}``          forget an image
-``GET /docs``, ``/openapi.json``       the API's description (from the framework)
+``GET /openapi.json``                  the API's description (from the framework; no ``/docs`` or
+                                       ``/redoc`` pages: they load scripts from a CDN)
 ====================================== =============================================================
 
-Every refusal is a 4xx (or 503 when busy) with a JSON body ``{"detail": message}``.
-Nothing a client sends is used as a file path, and nothing is written to disk.
+Every refusal is a 4xx (or 503 when busy) with a JSON body ``{"detail": message}``, a string;
+unknown or repeated query parameters are refused (:mod:`gfm.serve.validation`). Requests
+must name a trusted host, and state-changing ones come from the server's own page or an
+origin of ``--cors-origin`` (:mod:`gfm.serve.guard`). Nothing a client sends is used as a
+file path, and nothing is written to disk.
 """
 
 from __future__ import annotations
@@ -22,15 +26,17 @@ from __future__ import annotations
 import importlib.resources
 from typing import Any, Literal
 
-from fastapi import FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.requests import ClientDisconnect
 
 from gfm import __version__
 from gfm.errors import GFMError, ImageTooLargeError, InputError
 from gfm.inference.foreground import parse_color
+from gfm.serve.guard import RequestGuard
 from gfm.serve.service import Busy, MattingService, Rendered, RenderOptions, SessionNotFound
 from gfm.serve.uploads import UploadError, media_type, parse_multipart, read_body
+from gfm.serve.validation import install_error_handlers, strict_query
 
 #: The page's files, served from memory by name (never a client-chosen path).
 STATIC_FILES = {"app.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8"}
@@ -112,8 +118,13 @@ def create_app(service: MattingService) -> FastAPI:
         title="gfm serve",
         summary="Glance and Focus Matting over HTTP, with guided corrections",
         version=__version__,
+        docs_url=None,  # the framework's pages load their scripts from a CDN: off (offline, CSP)
+        redoc_url=None,
+        dependencies=[Depends(strict_query)],  # unknown or repeated query parameters: 422
     )
     app.state.service = service
+    app.add_middleware(RequestGuard, allowed_hosts=service.settings.allowed_hosts, cors_origins=service.settings.cors_origins)
+    install_error_handlers(app)
     package = importlib.resources.files("gfm.serve") / "static"
     index_html = (package / "index.html").read_bytes()
     static = {name: (package / name).read_bytes() for name in STATIC_FILES}
@@ -192,7 +203,7 @@ def create_app(service: MattingService) -> FastAPI:
         max_side: int | None = Query(None, ge=16, le=65536, description="a preview: scale the output so that its longer side is at most this many pixels (faster foreground colours); default full size"),
     ) -> Response:
         service.sessions.get(session_id)  # 404 before reading a body for nothing
-        async with service.admission():
+        async with service.admission("correct"):
             body = await read_body(request.stream(), request.headers.get("content-length"), service.settings.max_upload_bytes, service.settings.upload_timeout_s)
             kind = media_type(request.headers.get("content-type"))
             if kind == "multipart/form-data":
@@ -205,7 +216,7 @@ def create_app(service: MattingService) -> FastAPI:
             else:
                 raise UploadError(415, f"Content-Type {kind or '(none)'}: send the hint map as a PNG (Content-Type image/png) or as the multipart/form-data field 'hint'")
             options = _options(output, foreground, background, alpha_bits, max_side, background_image)
-            rendered = await service.compute(lambda: service.correct(session_id, hint, options))
+            rendered = await service.compute(lambda: service.correct(session_id, hint, options), "correct")
         return _png_response(rendered, service)
 
     @app.delete("/api/sessions/{session_id}", status_code=204, summary="Forget an image", response_class=Response)

@@ -35,6 +35,7 @@ from gfm.inference.guided import GuidedPredictor, NetworkMaps
 from gfm.inference.predictor import MattingResult
 from gfm.io.hints import decode_hint
 from gfm.io.images import PNG_COMPRESS_LEVEL, decode_image
+from gfm.serve.memory import release_memory
 from gfm.serve.settings import ServeSettings
 
 T = TypeVar("T")
@@ -44,6 +45,8 @@ OUTPUTS = ("cutout", "alpha", "foreground", "composite", "trimap")
 FOREGROUND_OUTPUTS = ("cutout", "foreground", "composite")
 #: Foreground estimation on the server: the closed form is far too slow to offer.
 SERVER_FOREGROUND_METHODS = ("fast", "ml", "blur", "none")
+#: The service time assumed for a request before any was measured (seconds).
+DEFAULT_SERVICE_S = 2.0
 
 
 class Busy(Exception):
@@ -77,8 +80,11 @@ class Session:
         image: ``(H, W, 3)`` uint8 RGB.
         maps: the network's outputs of the image.
         last: the latest fusion, and foreground colours by (method, size), reused
-            when the next request has the same hint (downloads after a correction).
+            when the next request has the same hint (downloads after a correction):
+            at most one at full size and one at a preview size (:data:`FOREGROUNDS_KEPT`).
         previews: the image scaled to a preview size (one kept).
+
+    Every cached array is counted in :attr:`nbytes`, which the store bounds.
     """
 
     id: str
@@ -90,12 +96,18 @@ class Session:
 
     @property
     def nbytes(self) -> int:
-        # image, maps, and the cached result: alpha (4), trimap (1) and foreground colours (3) a
-        # pixel at full size, and as much again at most for a preview (image, colours)
-        return self.image.nbytes + self.maps.nbytes + self.image.shape[0] * self.image.shape[1] * 14
+        """Bytes held: the image, the network maps and every cached array (fusion, colours, preview)."""
+        total = self.image.nbytes + self.maps.nbytes
+        total += sum(a.nbytes for a in list(self.previews.values()))
+        last = self.last
+        if last is not None:
+            _, result, foregrounds = last
+            total += result.alpha.nbytes + (result.trimap.nbytes if result.trimap is not None else 0)
+            total += sum(a.nbytes for a in list(foregrounds.values()))
+        return total
 
     def image_at(self, size: tuple[int, int]) -> np.ndarray:
-        """The image at ``(H, W)``: itself, or a cached downscaled copy."""
+        """The image at ``(H, W)``: itself, or a cached downscaled copy (one preview size kept)."""
         if size == self.size:
             return self.image
         if size not in self.previews:
@@ -103,13 +115,31 @@ class Session:
             self.previews[size] = cv2.resize(self.image, (size[1], size[0]), interpolation=cv2.INTER_AREA)
         return self.previews[size]
 
+    def keep_foreground(self, foregrounds: dict[tuple[str, tuple[int, int]], np.ndarray], method: str, size: tuple[int, int], colours: np.ndarray) -> None:
+        """Cache ``colours`` (``method`` at ``size``): one entry at full size and one at a
+        preview size at most, so that a page resized many times holds no more than two."""
+        full = size == self.size
+        for stale in [key for key in foregrounds if (key[1] == self.size) == full]:
+            del foregrounds[stale]
+        foregrounds[(method, size)] = colours
+
     @property
     def size(self) -> tuple[int, int]:
         return self.maps.size
 
 
+#: Foreground colour arrays a session keeps at most: one at full size, one at a preview size.
+FOREGROUNDS_KEPT = 2
+
+
 class SessionStore:
-    """Sessions by id, least recently used dropped first beyond a count or a memory budget."""
+    """Sessions by id, least recently used dropped first beyond a count or a memory budget.
+
+    The budget counts every array a session holds (:attr:`Session.nbytes`), caches
+    included; :meth:`trim` applies it again after a session's caches grew. Memory of
+    dropped sessions is handed back to the operating system
+    (:func:`gfm.serve.memory.release_memory`).
+    """
 
     def __init__(self, max_count: int, max_bytes: int) -> None:
         self.max_count = max_count
@@ -120,9 +150,20 @@ class SessionStore:
     def add(self, session: Session) -> None:
         with self._lock:
             self._sessions[session.id] = session
-            # Keep the newest even when it alone exceeds the budget: it is the one in use.
-            while len(self._sessions) > 1 and (len(self._sessions) > self.max_count or self.nbytes > self.max_bytes):
-                self._sessions.popitem(last=False)
+        self.trim()
+
+    def trim(self) -> None:
+        """Drop the least recently used sessions while over the count or the memory budget.
+
+        The most recently used one stays even when it alone exceeds the budget: it is
+        the one in use."""
+        dropped = []
+        with self._lock:
+            while len(self._sessions) > 1 and (len(self._sessions) > self.max_count or self._nbytes() > self.max_bytes):
+                dropped.append(self._sessions.popitem(last=False)[1])
+        if dropped:
+            del dropped
+            release_memory()
 
     def get(self, session_id: str) -> Session:
         with self._lock:
@@ -134,14 +175,24 @@ class SessionStore:
 
     def remove(self, session_id: str) -> bool:
         with self._lock:
-            return self._sessions.pop(session_id, None) is not None
+            removed = self._sessions.pop(session_id, None)
+        if removed is None:
+            return False
+        del removed
+        release_memory()
+        return True
 
     def __len__(self) -> int:
         return len(self._sessions)
 
+    def _nbytes(self) -> int:
+        return sum(s.nbytes for s in list(self._sessions.values()))
+
     @property
     def nbytes(self) -> int:
-        return sum(s.nbytes for s in self._sessions.values())
+        """Bytes the sessions hold together, caches included."""
+        with self._lock:
+            return self._nbytes()
 
 
 def encode_png(array: np.ndarray) -> bytes:
@@ -198,31 +249,47 @@ class MattingService:
         self._slots: anyio.Semaphore | None = None
         self.admitted = 0  # requests between admission and their response (computing or waiting)
         self.running = 0
-        self._recent_s: deque[float] = deque(maxlen=16)
+        self._admitted_by_kind: dict[str, int] = {}
+        self._recent_s: dict[str, deque[float]] = {}  # service times of recent requests, by kind
 
     # ------------------------------------------------------------------ admission
 
+    def service_time(self, kind: str) -> float:
+        """The recent mean service time of a request of ``kind`` (seconds): measured for that
+        kind, else for any kind (the slowest), else :data:`DEFAULT_SERVICE_S`."""
+        times = self._recent_s.get(kind)
+        if times:
+            return sum(times) / len(times)
+        means = [sum(t) / len(t) for t in self._recent_s.values() if t]
+        return max(means) if means else DEFAULT_SERVICE_S
+
     def retry_after(self) -> int:
-        """Seconds until a place is likely free: the recent mean latency times the queue ahead."""
-        mean = sum(self._recent_s) / len(self._recent_s) if self._recent_s else 1.0
-        return max(1, min(120, math.ceil(mean * (self.admitted + 1) / self.settings.concurrency)))
+        """Seconds until the requests admitted now are likely done: each one's kind's measured
+        service time, shared among the computing slots (1 to 600)."""
+        ahead = sum(count * self.service_time(kind) for kind, count in self._admitted_by_kind.items())
+        return max(1, min(600, math.ceil(ahead / self.settings.concurrency)))
 
     @contextlib.asynccontextmanager
-    async def admission(self) -> AsyncIterator[None]:
+    async def admission(self, kind: str = "matte") -> AsyncIterator[None]:
         """Hold a queue place for the whole request, or raise :class:`Busy` at once.
 
-        Runs on the event loop (single-threaded): the counter needs no lock.
+        ``kind`` names the work (``"matte"``, ``"correct"`` ...): its measured pace
+        sets the ``Retry-After`` of refused requests. Runs on the event loop
+        (single-threaded): the counters need no lock.
         """
         if self.admitted >= self.settings.capacity:
             raise Busy(self.retry_after())
         self.admitted += 1
+        self._admitted_by_kind[kind] = self._admitted_by_kind.get(kind, 0) + 1
         try:
             yield
         finally:
             self.admitted -= 1
+            self._admitted_by_kind[kind] -= 1
 
-    async def compute(self, work: Callable[[], T]) -> T:
-        """Wait for a computing slot, then run ``work`` on a worker thread."""
+    async def compute(self, work: Callable[[], T], kind: str = "matte") -> T:
+        """Wait for a computing slot, then run ``work`` on a worker thread (its time is
+        recorded as ``kind``'s pace)."""
         if self._slots is None:
             self._slots = anyio.Semaphore(self.settings.concurrency)
         async with self._slots:
@@ -233,7 +300,7 @@ class MattingService:
                 return await anyio.to_thread.run_sync(work)
             finally:
                 self.running -= 1
-                self._recent_s.append(time.perf_counter() - start)
+                self._recent_s.setdefault(kind, deque(maxlen=16)).append(time.perf_counter() - start)
 
     # ------------------------------------------------------------------ work (worker threads)
 
@@ -280,12 +347,11 @@ class MattingService:
                 if foreground is None:
                     with _timed(timings, "foreground"):
                         foreground = estimate_foreground(image, alpha, options.foreground)
-                    for stale in [k for k in foregrounds if k[1] == size]:  # one method a size: bounded memory
-                        del foregrounds[stale]
-                    foregrounds[(options.foreground, size)] = foreground
+                    session.keep_foreground(foregrounds, options.foreground, size, foreground)
             output = self._output(alpha, trimap, foreground, options)
             with _timed(timings, "encode"):
                 png = encode_png(output)
+        self.sessions.trim()  # the caches may have grown: the budget holds for them too
         return Rendered(png, timings, session, size)
 
     def _output(self, alpha: np.ndarray, trimap: np.ndarray, foreground: np.ndarray | None, options: RenderOptions) -> np.ndarray:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from gfm.errors import ConfigError
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+#: Host names served by default (the bound address is added by ``gfm serve``).
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,13 @@ class ServeSettings:
         session_bytes: memory those sessions may hold together.
         upload_timeout_s: a client must send its body within this time (slow clients
             cannot hold a queue place forever).
+        header_timeout_s: a connection must send its request headers within this
+            time of opening (or of its previous response), or it is closed.
+        max_connections: open connections at most; beyond, the oldest idle one is
+            closed (idle connections cannot lock others out).
+        allowed_hosts: the ``Host`` names served (DNS rebinding protection); ``"*"`` any.
+        cors_origins: other origins (``http://host:port``) whose pages may use the API
+            from a browser; by default only the server's own page.
     """
 
     max_upload_bytes: int = 25_000_000
@@ -32,15 +42,23 @@ class ServeSettings:
     sessions: int = 16
     session_bytes: int = 1024 * 1024 * 1024
     upload_timeout_s: float = 60.0
+    header_timeout_s: float = 10.0
+    max_connections: int = 64
+    allowed_hosts: tuple[str, ...] = LOCAL_HOSTS
+    cors_origins: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        for name in ("max_upload_bytes", "max_image_pixels", "concurrency", "sessions", "session_bytes"):
+        for name in ("max_upload_bytes", "max_image_pixels", "concurrency", "sessions", "session_bytes", "max_connections"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"serve setting {name} must be at least 1, got {getattr(self, name)}")
         if self.queue < 0:
             raise ConfigError(f"serve setting queue must be 0 or more, got {self.queue}")
-        if self.upload_timeout_s <= 0:
-            raise ConfigError(f"serve setting upload_timeout_s must be positive, got {self.upload_timeout_s}")
+        for name in ("upload_timeout_s", "header_timeout_s"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value <= 0:
+                raise ConfigError(f"serve setting {name} must be a positive number of seconds, got {value}")
+        if self.max_connections < self.capacity:
+            raise ConfigError(f"serve setting max_connections ({self.max_connections}) must be at least concurrency + queue ({self.capacity})")
 
     @property
     def capacity(self) -> int:
@@ -57,7 +75,9 @@ class ServeSettings:
             "sessions": self.sessions,
             "session_bytes": self.session_bytes,
             "upload_timeout_s": self.upload_timeout_s,
+            "header_timeout_s": self.header_timeout_s,
+            "max_connections": self.max_connections,
         }
 
 
-__all__ = ["LOOPBACK_HOSTS", "ServeSettings"]
+__all__ = ["LOCAL_HOSTS", "LOOPBACK_HOSTS", "ServeSettings"]

@@ -90,3 +90,26 @@ def test_teacher_errors(tmp_path: Path, teacher_onnx: Path, capsys: pytest.Captu
     assert not (tmp_path / "o").exists()
     teacher = OnnxTeacher(teacher_onnx, size=64)
     assert teacher.predict(read_image(tmp_path / "p" / "square.png")).dtype == np.float32
+
+
+class _TwoMasks(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x[:, :1], x[:, 1:2]], 1)
+
+
+def test_a_faulty_teacher_model_is_named_not_blamed_on_the_photos(tmp_path: Path, teacher_onnx: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """A model of another input size, or with two output channels, ended in a Python traceback."""
+    from gfm.data.teacher import OnnxTeacher
+
+    fixed = OnnxTeacher(teacher_onnx, size=128)  # the file fixes 64x64: that size is used (gfm.segmentation)
+    assert fixed.input_size == (64, 64) and fixed.predict(np.zeros((40, 50, 3), np.uint8)).shape == (40, 50)
+    two = tmp_path / "two.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(_TwoMasks(), torch.zeros(1, 3, 64, 64), str(two), dynamo=False, input_names=["input"], output_names=["output"])
+    photos = _photos(tmp_path / "p")
+    assert main(["prepare", "teacher", str(photos), str(tmp_path / "o"), "--model", str(two), "--size", "64", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "two.onnx: not a segmentation model: its output output has shape [1, 2, 64, 64], a mask needs (1, 1, H, W)" in err
+    assert not list((tmp_path / "o").glob("*.png"))
