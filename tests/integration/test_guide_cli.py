@@ -247,7 +247,7 @@ def test_serve_reports_the_guide_and_corrects_on_top(stand_in: Path) -> None:
     assert describe["guide_tip"] is None
     unguided = Predictor(predictor.models, max_pixels=300 * 200, precision="fp32")
     assert "gfm weights download isnet-general-use" in _describe(["gfm-lite"], unguided.models, unguided)["guide_tip"]
-    client = TestClient(create_app(MattingService(GuidedPredictor(predictor), ServeSettings(), describe)))
+    client = TestClient(create_app(MattingService(GuidedPredictor(predictor), ServeSettings(), describe)), base_url="http://127.0.0.1:8000")
     info = client.get("/api/model").json()
     assert "guided by bright.onnx" in info["summary"]
     page = client.get("/").text + client.get("/static/app.js").text

@@ -169,12 +169,10 @@ def _tip_once() -> None:
     marker = gfm_home() / GUIDE_TIP_MARKER
     if marker.exists():
         return
-    try:
-        import onnxruntime  # noqa: F401
+    import importlib.util
 
-        install = ""
-    except ImportError:
-        install = 'pip install "gfm-matting[guide]" and '
+    # Only whether it is installed: importing onnxruntime costs time (and writes TMPDIR/.ses).
+    install = "" if importlib.util.find_spec("onnxruntime") is not None else 'pip install "gfm-matting[guide]" and '
     print(f"tip: portraits and busy scenes come out much better with a guide (a segmentation model for what is "
           f"subject, GFM for the edge): {install}`gfm weights download {DEFAULT_GUIDE}` once (or, offline, "
           f"`gfm weights import FILE --name {DEFAULT_GUIDE}`); gfm matte then uses it (--guide none turns it off). "

@@ -246,13 +246,9 @@ def default_guide_available() -> bool:
     from gfm.hub.cache import cache_file
     from gfm.hub.registry import DEFAULT_GUIDE, get_weights
 
-    if not cache_file(get_weights(DEFAULT_GUIDE)).is_file():
-        return False
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    import importlib.util
+
+    return cache_file(get_weights(DEFAULT_GUIDE)).is_file() and importlib.util.find_spec("onnxruntime") is not None
 
 
 def load_guide(
