@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from gfm.cli._arguments import add_progress_option
 from gfm.cli._model_options import add_model_options, build_onnx_predictor, build_predictor, load_models, onnx_specs, say_models
+from gfm.cli._output_format import add_format_options, image_format, with_format
 
 if TYPE_CHECKING:
     from gfm.inference.batch import MatteJob
@@ -83,8 +84,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "an eighth of its time), ml (pymatting multi-level), cf (closed form, slow, the closest), blur (Blur-Fusion: "
         "as quick as fast, less exact), none (plain image x alpha)",
     )
-    parser.add_argument("--background", help="composite background: colour (white, green, #rrggbb, r,g,b) or image file (default white)")
+    parser.add_argument("--background", help="composite background: an image file, or a colour: a CSS name (white, purple ...; "
+                        "green is CSS green #008000, chroma green is #00b140), #rgb, #rrggbb, rgb(r,g,b) or r,g,b (default white)")
     parser.add_argument("--alpha-bits", type=int, choices=[8, 16], default=8, help="alpha PNG bit depth (default 8)")
+    add_format_options(parser)
     parser.add_argument(
         "--hint",
         type=Path,
@@ -190,6 +193,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: --background is used by the composite output only; add it with --outputs {','.join(kinds)},composite",
               file=sys.stderr)
     found = collect_jobs(args.inputs, recursive=args.recursive)
+    found.jobs = with_format(found.jobs, image_format(args, args.out if single_file and str(args.out) != STDIO else None))
     scratch = tempfile.TemporaryDirectory(prefix="gfm-matte-") if str(args.out) == STDIO else None
     if single_file:
         found.jobs = _single_file_job(args.out, kinds, found.jobs, found.problems, Path(scratch.name) if scratch else None)

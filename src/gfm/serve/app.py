@@ -161,7 +161,7 @@ def create_app(service: MattingService) -> FastAPI:
         request: Request,
         output: Output = Query("cutout", description=_OUTPUT_HELP),
         foreground: ForegroundMethod = Query("fast", description="foreground colours: fast (pymatting's multi-level energy on the transition band; default), ml (pymatting multi-level), blur (Blur-Fusion: quick, less exact) or none (image x alpha)"),
-        background: str = Query("white", description="composite colour: a name, #rrggbb or r,g,b"),
+        background: str = Query("white", description="composite colour: a CSS name (white, purple ...), #rgb, #rrggbb, rgb(r,g,b) or r,g,b"),
         alpha_bits: int = Query(8, description="bit depth of output=alpha: 8 or 16"),
         max_side: int | None = Query(None, ge=16, le=65536, description="a preview: scale the output so that its longer side is at most this many pixels (faster foreground colours); default full size"),
     ) -> Response:
@@ -187,7 +187,7 @@ def create_app(service: MattingService) -> FastAPI:
         request: Request,
         output: Output = Query("cutout", description=_OUTPUT_HELP),
         foreground: ForegroundMethod = Query("fast", description="foreground colours: fast (default), ml, blur or none"),
-        background: str = Query("white", description="composite colour: a name, #rrggbb or r,g,b"),
+        background: str = Query("white", description="composite colour: a CSS name (white, purple ...), #rgb, #rrggbb, rgb(r,g,b) or r,g,b"),
         alpha_bits: int = Query(8, description="bit depth of output=alpha: 8 or 16"),
         max_side: int | None = Query(None, ge=16, le=65536, description="a preview: scale the output so that its longer side is at most this many pixels (faster foreground colours); default full size"),
     ) -> Response:
