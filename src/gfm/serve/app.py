@@ -10,6 +10,7 @@
 ``POST /api/sessions/{id}/matte``      a hint map in (multipart ``hint`` or a raw PNG; none = plain)
                                        -> the corrected PNG, without running the network again
 ``DELETE /api/sessions/{id}``          forget an image
+``POST /api/remove``                   rembg's API (:mod:`gfm.serve.rembg_api`)
 ``GET /docs``, ``/openapi.json``       the API's description (from the framework)
 ====================================== =============================================================
 
@@ -29,6 +30,7 @@ from starlette.requests import ClientDisconnect
 from gfm import __version__
 from gfm.errors import GFMError, ImageTooLargeError, InputError
 from gfm.inference.foreground import parse_color
+from gfm.serve.rembg_api import add_rembg_routes
 from gfm.serve.service import Busy, MattingService, Rendered, RenderOptions, SessionNotFound
 from gfm.serve.uploads import UploadError, media_type, parse_multipart, read_body
 
@@ -214,6 +216,7 @@ def create_app(service: MattingService) -> FastAPI:
             raise SessionNotFound(session_id)
         return Response(status_code=204)
 
+    add_rembg_routes(app, service)
     return app
 
 
