@@ -57,6 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "  gfm matte 'shots/*.png' --out out/ --outputs composite --background '#00b140'\n"
             "  gfm matte cat.jpg --out out/ --strategy ensemble   # median of the r34 TT, FT, BT models\n"
             "  gfm matte cat.jpg --out out/ --hint cat_trimap.png  # guided: a trimap or painted hints\n"
+            "  gfm matte incoming/ --out cutouts/ --watch          # keep cutting out the photos that land there\n"
             "weights: --model takes a name from `gfm weights list` or a checkpoint path. The default,\n"
             "gfm-lite, is shipped with gfm (no download). The paper's checkpoints (e.g. gfm-r34-tt) are\n"
             "downloaded on first use; without internet, register a copy with\n"
@@ -102,6 +103,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--overwrite",
         action="store_true",
         help="also replace existing files that gfm matte did not write (its own earlier outputs are replaced anyway)",
+    )
+    parser.add_argument(
+        "--watch",
+        action="store_true",
+        help="keep running: matte the photos of the input folder, then each new or replaced one once it is completely "
+        "written (like rembg p -w); one line a photo; Ctrl-C stops. Uses watchdog when installed "
+        "(pip install 'gfm-matting[watch]'), else looks every half second",
     )
     add_progress_option(parser, dest="quiet")
     parser.set_defaults(func=run)
@@ -163,6 +171,10 @@ def _single_file_job(out: Path, kinds: list[str], jobs: list[MatteJob], problems
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.watch:
+        from gfm.cli.watch import run_watch
+
+        return run_watch(args)
     from tqdm import tqdm
 
     from gfm.inference.batch import (
