@@ -4,12 +4,19 @@ repository) and synthetic backgrounds."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from synthetic import write_backgrounds
+
+from gfm.compiled_cache import numba_cache_dir
+
+# One numba cache for the whole run and its subprocesses, the user's (fixed before any test
+# points GFM_HOME elsewhere): compiled once, not once per temporary GFM_HOME.
+os.environ.setdefault("NUMBA_CACHE_DIR", str(numba_cache_dir()))
 
 DEMO = Path(__file__).resolve().parent / "data" / "am2k"
 

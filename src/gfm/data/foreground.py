@@ -46,6 +46,9 @@ def load_pymatting(on_slow: Callable[[], None] | None = None, slow_after: float 
         timer.daemon = True
         timer.start()
     try:
+        from gfm.compiled_cache import use_user_cache
+
+        use_user_cache()  # pymatting's compiled code too: the user's cache folder, not site-packages
         import pymatting
     except ImportError:
         raise ConfigError("foreground estimation needs pymatting (pip install pymatting), or use --foreground none") from None

@@ -30,7 +30,8 @@ in parallel (numba ``prange``, ``NUMBA_NUM_THREADS`` threads, which ``gfm
 matte --threads`` sets; identical results, a Jacobi sweep reads only the
 previous sweep): 0.10 s on two cores.
 
-Compiled with numba (which pymatting brings) and cached on disk: the first
+Compiled with numba (which pymatting brings) and cached on disk, in the user's cache
+folder (:mod:`gfm.compiled_cache`; a read-only installation works): the first
 use after installation compiles for about ten seconds (:func:`prepare`).
 Memory: about 15 bytes a pixel (the result, an index map, the half-size
 level's colours) and about 120 bytes a transition pixel (29 bytes a pixel in
@@ -47,9 +48,14 @@ from collections.abc import Callable
 
 import cv2
 import numpy as np
-from numba import njit, prange
 
-from gfm.inference.blur_fusion import checked_alpha, coarse_means
+from gfm.compiled_cache import use_user_cache
+
+use_user_cache()  # before the @njit(cache=True) below: compiled code goes to the user's cache folder
+
+from numba import njit, prange  # noqa: E402
+
+from gfm.inference.blur_fusion import checked_alpha, coarse_means  # noqa: E402
 
 COARSEST_FACTOR = 16  # the first level is this many times smaller on each side
 COARSE_SWEEPS = 20  # Jacobi sweeps on the first (smallest) level, over every pixel
