@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 from pathlib import Path
 
 from gfm.data.layouts import CACHE_DIR_NAME
@@ -69,3 +70,11 @@ def test_the_distribution_has_a_name_of_its_own() -> None:
     assert distribution.version == gfm.__version__
     scripts = {e.name: e.value for e in distribution.entry_points if e.group == "console_scripts"}
     assert scripts == {"gfm": "gfm.cli.main:console_main"}
+
+
+def test_the_readme_points_only_to_files_in_the_repository() -> None:
+    """Links and the notes it names (it once sent readers to a SPEC.md section that is not here)."""
+    readme = (ROOT / "README.md").read_text()
+    targets = re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", readme) + re.findall(r"`([A-Z][A-Z_]*\.md)`", readme)
+    missing = [t for t in targets if not t.startswith(("http://", "https://")) and not (ROOT / t).exists()]
+    assert not missing, missing
