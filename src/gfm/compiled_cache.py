@@ -26,7 +26,7 @@ def numba_cache_dir() -> Path:
     given = os.environ.get("NUMBA_CACHE_DIR")
     if given:
         return Path(given)
-    from gfm.hub.cache import gfm_home
+    from gfm.home import gfm_home
 
     return gfm_home() / NUMBA_SUBDIR
 
