@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gfm.cli import _fast_start
 from gfm.cli._arguments import add_progress_option
 from gfm.cli._model_options import add_model_options, build_onnx_predictor, build_predictor, load_models, onnx_specs, say_models
 from gfm.cli._output_format import add_format_options, image_format, with_format
@@ -223,13 +224,19 @@ def run(args: argparse.Namespace) -> int:
 
     hints_for = _hint_finder(args.hint, jobs)
     onnx_files = onnx_specs(args)
-    if onnx_files is not None:  # exported files: onnxruntime, no torch
+    quick = _fast_start.find(args, jobs, hints_for is not None) if onnx_files is None else None
+    if quick is not None:  # one photo, default weights: their checked ONNX export, no torch
+        from gfm.inference.fast_start import load_foreground_in_background
+
+        load_foreground_in_background(args.foreground, kinds)
+    if onnx_files is not None or quick is not None:  # exported files: onnxruntime, no torch
         if hints_for is not None:
             raise InputError("--hint needs the PyTorch model (guided matting reads the network's maps); "
                              "give --model NAME or a checkpoint instead of an .onnx file")
-        predictor = build_onnx_predictor(args, onnx_files)
+        predictor = build_onnx_predictor(args, onnx_files or [quick.onnx])  # type: ignore[union-attr]
         if not args.quiet:
-            print(f"model: {', '.join(m.name for m in predictor.models)}, strategy {predictor.strategy.name}, "
+            how = " through onnxruntime (the quick start for one photo)" if quick is not None else ""
+            print(f"model: {', '.join(m.name for m in predictor.models)}{how}, strategy {predictor.strategy.name}, "
                   f"precision {predictor.precision}", file=sys.stderr)
     else:
         specs, models = load_models(args)
@@ -318,6 +325,8 @@ def run(args: argparse.Namespace) -> int:
     if dropped_alpha:
         print(f"note: {dropped_alpha} input(s) had an alpha channel; it was ignored (the photo's colours were used)", file=sys.stderr)
     print(f"{report.done} matted, {report.skipped} skipped, {len(report.failures)} failed -> {args.out}{rate}", file=sys.stderr)
+    if quick is None and onnx_files is None and report.done:
+        _fast_start.offer(args, jobs, hints_for is not None, None if args.quiet else lambda text: print(text, file=sys.stderr, flush=True))
     for line in found.skipped:
         print(f"  skipped: {line}", file=sys.stderr)
     for line in report.failures:
