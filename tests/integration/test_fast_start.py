@@ -75,6 +75,12 @@ def test_one_photo_runs_without_pytorch_once_prepared(tmp_path: Path, monkeypatc
     assert "through onnxruntime" not in capsys.readouterr().err
     assert main(["matte", str(PHOTO), "-o", str(tmp_path / "bf16.png"), "--precision", "bf16"]) == 0
     assert "through onnxruntime" not in capsys.readouterr().err
+    # turned off: PyTorch, and no export offered
+    monkeypatch.setenv("GFM_FAST_START", "0")
+    fast_start.record_path().unlink()
+    assert main(["matte", str(PHOTO), "-o", str(tmp_path / "off.png")]) == 0
+    err = capsys.readouterr().err
+    assert "through onnxruntime" not in err and "quicker start" not in err and not fast_start.record_path().exists()
 
 
 def test_a_stale_export_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -83,7 +89,7 @@ def test_a_stale_export_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert fast_start.find() == record and fast_start.find("gfm-lite") == record
     assert fast_start.find("gfm-r34-tt") is None  # other weights: PyTorch
     monkeypatch.setenv("GFM_FAST_START", "0")
-    assert fast_start.find() is None
+    assert fast_start.find() is None and not fast_start.enabled()
     monkeypatch.delenv("GFM_FAST_START")
     saved = json.loads(fast_start.record_path().read_text())
     for key, value in (("version", "0.0.0"), ("mtime_ns", 1), ("onnx_size", 5), ("weights", str(tmp_path / "other" / "weights" / "x.pth"))):

@@ -44,7 +44,7 @@ def offer(args: argparse.Namespace, jobs: Sequence[MatteJob], hinted: bool, say:
     (once; needs onnx and onnxruntime, silently skipped without them)."""
     from gfm.inference import fast_start
 
-    if not eligible(args, jobs, hinted) or args.model is not None or fast_start.find() is not None:
+    if not fast_start.enabled() or not eligible(args, jobs, hinted) or args.model is not None or fast_start.find() is not None:
         return
     if importlib.util.find_spec("onnx") is None or importlib.util.find_spec("onnxruntime") is None:
         return

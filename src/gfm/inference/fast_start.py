@@ -79,6 +79,11 @@ def folder() -> Path:
     return gfm_home() / FOLDER
 
 
+def enabled() -> bool:
+    """Whether quick starts are on (``GFM_FAST_START=0`` turns them off: PyTorch, and no export)."""
+    return os.environ.get("GFM_FAST_START", "1") != "0"
+
+
 def find(model: str | None = None) -> FastStart | None:
     """The export to run instead of PyTorch, or ``None`` (no valid one, or no onnxruntime).
 
@@ -87,7 +92,7 @@ def find(model: str | None = None) -> FastStart | None:
 
     Imports neither torch nor onnxruntime.
     """
-    if os.environ.get("GFM_FAST_START", "1") == "0" or importlib.util.find_spec("onnxruntime") is None:
+    if not enabled() or importlib.util.find_spec("onnxruntime") is None:
         return None
     try:
         record = FastStart(**json.loads(record_path().read_text()))
@@ -156,4 +161,4 @@ def load_foreground_in_background(foreground: str, kinds: Sequence[str] = ("cuto
     return thread
 
 
-__all__ = ["FOLDER", "FastStart", "create", "find", "folder", "load_foreground_in_background", "record_path"]
+__all__ = ["FOLDER", "FastStart", "create", "enabled", "find", "folder", "load_foreground_in_background", "record_path"]
