@@ -2,6 +2,7 @@
 
     python benchmarks/speed.py                          # 1620x1080 photo, 2 threads, median of 5
     python benchmarks/speed.py --teacher isnet.onnx     # also the ISNet model users pick instead (onnxruntime)
+    python benchmarks/speed.py --guide isnet.onnx --rembg-site DIR   # gfm-lite guided by ISNet, and rembg itself
     python benchmarks/speed.py --quality HELD/original HELD/mask   # quality on other reference photos
     python benchmarks/speed.py --startup --folder 8     # also start-up of `gfm matte` and a folder's images/s
 
@@ -24,6 +25,11 @@ Cases:
   picks for weights without bf16 measurements;
 * ``ISNet`` (``--teacher FILE.onnx``, onnxruntime): the salient-object model
   of rembg's ``isnet-general-use``; its cutout is image x mask, as rembg's.
+* ``gfm-lite + guide`` (``--guide FILE.onnx``): ``gfm matte`` with the ISNet guide
+  cached (its defaults: the guided strategy); "network" is the guide and GFM;
+* ``rembg`` and ``rembg -a`` (``--guide`` and rembg importable, see
+  ``rembg_baseline.py``): rembg's own pipeline on the same ISNet file, its
+  foreground colours included in "network" (``-a``: closed-form matting).
 
 Quality: SAD / MSE against the reference mattes of photos no model trained on
 (by default the README's three examples; ``--quality`` for the recipe's
@@ -118,6 +124,20 @@ def teacher_case(path: Path) -> Case:
     return Case("ISNet (onnxruntime), cutout = image x mask", teacher.predict, "none")  # type: ignore[attr-defined]
 
 
+def guide_cases(guide_file: Path, lite: gfm.GFM, rembg_site: Path | None, home: Path) -> list[Case]:
+    """gfm-lite guided by ISNet; rembg on the same file (when importable)."""
+    from gfm.inference.guide import load_guide
+    from rembg_baseline import load_rembg
+
+    guide = load_guide(guide_file, threads=torch.get_num_threads())
+    cases = [predictor_case("gfm-lite + ISNet guide", Predictor(lite, device="cpu", guide=guide))]
+    rembg = load_rembg(rembg_site, guide_file, home)
+    if rembg is not None:
+        cases.append(Case("rembg (same ISNet), naive cutout", lambda image: rembg(image, False), "none"))
+        cases.append(Case("rembg -a (same ISNet, closed-form matting)", lambda image: rembg(image, True), "none"))
+    return cases
+
+
 def quality(case: Case, pairs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[float, float]:
     sads, mses = [], []
     for image, reference in pairs:
@@ -137,26 +157,27 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def startup(photo: Path, tmp: Path, repeats: int) -> float:
-    """Median seconds from `gfm matte PHOTO` to its exit (outputs written), warm caches."""
+def startup(photo: Path, tmp: Path, repeats: int, guide: str = "none") -> float:
+    """Median seconds from `gfm matte PHOTO --guide GUIDE` to its exit (outputs written), warm caches."""
     times = []
     for i in range(repeats + 1):
         out = tmp / f"startup{i}"
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "gfm.cli.main", "matte", str(photo), "--out", str(out), "-q"], check=True)
+        subprocess.run([sys.executable, "-m", "gfm.cli.main", "matte", str(photo), "--out", str(out), "-q", "--guide", guide],
+                       check=True)
         times.append(time.perf_counter() - start)
     return statistics.median(times[1:])  # the first run warms the file cache
 
 
-def folder_rate(photo: Path, tmp: Path, count: int) -> tuple[float, float]:
-    """(images/s once running, images/s including start-up) of `gfm matte FOLDER`."""
-    photos = tmp / "folder"
+def folder_rate(photo: Path, tmp: Path, count: int, guide: str = "none") -> tuple[float, float]:
+    """(images/s once running, images/s including start-up) of `gfm matte FOLDER --guide GUIDE`."""
+    photos = tmp / f"folder-{Path(guide).stem}"
     photos.mkdir()
     for i in range(count):
         os.link(photo, photos / f"photo{i}.jpg")
     start = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "gfm.cli.main", "matte", str(photos), "--out", str(tmp / "folder-out")],
-                            check=True, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "gfm.cli.main", "matte", str(photos), "--out", str(tmp / f"{photos.name}-out"),
+                             "--guide", guide], check=True, capture_output=True, text=True)
     whole = time.perf_counter() - start
     running = float(result.stderr.rsplit(", ", 1)[-1].split()[0])  # "... -> OUT, 2.31 images/s"
     return running, count / whole
@@ -167,6 +188,8 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--teacher", type=Path, help="ISNet ONNX file (the recipe's WORK/extract/teacher/isnet-medium.onnx)")
+    parser.add_argument("--guide", type=Path, help="ISNet ONNX file as gfm-lite's guide (and rembg's model)")
+    parser.add_argument("--rembg-site", type=Path, help="a folder rembg was pip-installed into (--target), for the rembg cases")
     parser.add_argument("--quality", nargs=2, type=Path, metavar=("IMAGES", "ALPHAS"),
                         default=(ROOT / "examples/original", ROOT / "examples/mask"))
     parser.add_argument("--startup", action="store_true", help="also time `gfm matte PHOTO` in a fresh process")
@@ -191,6 +214,9 @@ def main() -> int:
         ]
         if args.teacher:
             cases.append(teacher_case(args.teacher))
+        if args.guide:
+            (tmp / "rembg").mkdir()
+            cases += guide_cases(args.guide, lite, args.rembg_site, tmp / "rembg")
         photo = make_photo(tmp, 1620, 1080)
         out = tmp / "out"
         out.mkdir()
@@ -217,11 +243,14 @@ def main() -> int:
             steps = " | ".join(f"{medians[s] * 1000:.0f} ms" for s in STEPS)
             rated = f"{sad_mean:.2f} | {mse_mean:.4f}" if case.rated else "n/a (random weights) | n/a"
             print(f"| {case.name} | {steps} | {total:.3f} | {rated} |")
-        if args.startup:
-            print(f"\nstart-up, `gfm matte photo.jpg --out DIR` in a fresh process to its exit: {startup(photo, tmp, 3):.2f} s (median of 3)")
-        if args.folder:
-            running, whole = folder_rate(photo, tmp, args.folder)
-            print(f"`gfm matte` on a folder of {args.folder} such photos: {running:.2f} images/s once running, {whole:.2f} with start-up")
+        guides = ["none"] + ([str(args.guide)] if args.guide else [])
+        for guide in guides if args.startup else []:
+            print(f"\nstart-up, `gfm matte photo.jpg --out DIR --guide {guide}` in a fresh process to its exit: "
+                  f"{startup(photo, tmp, 3, guide):.2f} s (median of 3)")
+        for guide in guides if args.folder else []:
+            running, whole = folder_rate(photo, tmp, args.folder, guide)
+            print(f"`gfm matte --guide {guide}` on a folder of {args.folder} such photos: {running:.2f} images/s once running, "
+                  f"{whole:.2f} with start-up")
     return 0
 
 

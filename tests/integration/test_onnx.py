@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
@@ -124,11 +125,30 @@ def test_onnx_matting_does_not_import_torch(exported: Path, tmp_path: Path) -> N
 
 def test_onnx_options_that_need_pytorch_are_refused(exported: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     photo = str(PHOTOS[0])
-    for extra, words in ((["--precision", "bf16"], "--precision bf16"), (["--hint", photo], "--hint needs the PyTorch model"),
-                         (["--model", "gfm-lite"], "cannot be mixed")):
+    for extra, words in ((["--precision", "bf16"], "--precision bf16"), (["--model", "gfm-lite"], "cannot be mixed")):
         assert main(["matte", photo, "--model", str(exported), *extra, "--out", str(tmp_path / "x"), "-q"]) == 2
         assert words in capsys.readouterr().err
     assert not (tmp_path / "x").exists() or not any((tmp_path / "x").iterdir())
+
+
+def test_onnx_matting_takes_hints_as_pytorch_does(exported: Path, tmp_path: Path) -> None:
+    """--hint with an exported file: the hints override the glance exactly as with the PyTorch model."""
+    from gfm.io.hints import Hint, hint_to_gray
+
+    photo = PHOTOS[1]
+    height, width = read_image(photo).shape[:2]
+    hints = np.zeros((height, width), np.uint8)
+    hints[: height // 4] = Hint.BACKGROUND  # the top quarter: background
+    hints[height // 2 : height // 2 + 20, width // 3 : width // 3 + 20] = Hint.FOREGROUND
+    hint_file = tmp_path / "hint.png"
+    Image.fromarray(hint_to_gray(hints), "LA").save(hint_file)
+    common = [str(photo), "--hint", str(hint_file), "--max-pixels", "300x200", "--threads", "1", "-q", "--outputs", "alpha"]
+    assert main(["matte", *common, "--precision", "fp32", "--out", str(tmp_path / "pt")]) == 0
+    assert main(["matte", *common, "--model", str(exported), "--out", str(tmp_path / "onnx")]) == 0
+    want = np.round(read_alpha(tmp_path / "pt" / "sample10_alpha.png") * 255).astype(int)
+    got = np.round(read_alpha(tmp_path / "onnx" / "sample10_alpha.png") * 255).astype(int)
+    assert np.abs(got - want).max() <= 1 and (got != want).mean() < 1e-3
+    assert (got[: height // 4] == 0).all() and (got[height // 2 : height // 2 + 20, width // 3 : width // 3 + 20] == 255).all()
 
 
 def test_export_cli_refuses_to_overwrite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

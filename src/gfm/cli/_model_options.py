@@ -19,17 +19,18 @@ from gfm.cli._arguments import pixel_count, positive_int
 
 if TYPE_CHECKING:
     from gfm.inference import Predictor, Strategy
+    from gfm.inference.guide import Guide
     from gfm.inference.onnx_runtime import OnnxPredictor
     from gfm.models import GFM
 
-STRATEGY_CHOICES = ("hybrid", "single", "resize", "ensemble")
+STRATEGY_CHOICES = ("hybrid", "single", "resize", "guided", "ensemble")
 ENSEMBLE_MEMBER_STRATEGY = "hybrid"
 
 STRATEGY_HELP = (
     "hybrid: glance at 1/3, focus at 1/2 (the paper's best); single: one pass at 5/13; "
-    "resize: one pass at 1/2; ensemble: per-pixel median of several models (hybrid each). "
-    "Default: the strategy measured best for the weights (single for gfm-lite, hybrid for the paper's "
-    "checkpoints and for checkpoint files)"
+    "resize: one pass at 1/2; guided: glance at 5/13, focus at 1/2 (for use with a guide); ensemble: per-pixel "
+    "median of several models (hybrid each). Default: the strategy measured best for the weights (single for "
+    "gfm-lite, guided for gfm-lite with a guide, hybrid for the paper's checkpoints and for checkpoint files)"
 )
 MODEL_HELP = (
     "weights name, checkpoint file, or a `gfm train` run folder (its best.pt, else last.pt); "
@@ -39,15 +40,28 @@ MODEL_HELP = (
 )
 
 
-def add_model_options(parser: argparse.ArgumentParser, model_group: Any = None, model_help: str = MODEL_HELP) -> None:
+def guide_help(default: str) -> str:
+    """``--guide``'s help, with the command's default (``auto`` or ``none``)."""
+    return (
+        "a segmentation model whose mask says what is subject, GFM drawing the edge: a guide's name "
+        "(isnet-general-use: ISNet, as rembg serves it; `gfm weights download isnet-general-use`), an .onnx "
+        "segmentation model, auto (the default guide when its file is in the cache; never downloads) or none "
+        f"(GFM alone). Default {default}"
+    )
+
+
+def add_model_options(
+    parser: argparse.ArgumentParser, model_group: Any = None, model_help: str = MODEL_HELP, guide_default: str = "auto"
+) -> None:
     """Add ``--model`` (to ``model_group`` when given, e.g. a mutually
-    exclusive group) and the inference options to ``parser``.
+    exclusive group), ``--guide`` (default ``guide_default``) and the inference options to ``parser``.
 
     ``--strategy``, ``--device`` and ``--precision`` default to ``None`` so that a
     command can tell whether they were given; :func:`build_predictor` applies the
     defaults (the weights' measured strategy, auto, auto).
     """
     (model_group or parser).add_argument("--model", action="append", metavar="NAME|PATH", help=model_help)
+    parser.add_argument("--guide", default=guide_default, metavar="NAME|FILE.onnx|auto|none", help=guide_help(guide_default))
     parser.add_argument("--strategy", choices=STRATEGY_CHOICES, help=STRATEGY_HELP)
     parser.add_argument("--rosta", choices=["FT", "BT"], help="for a released 2-class checkpoint file: which RoSTa it is")
     parser.add_argument("--device", help="auto (CUDA if available), cpu, cuda or cuda:N (default auto)")
@@ -127,7 +141,58 @@ def onnx_specs(args: argparse.Namespace) -> list[str] | None:
     return onnx
 
 
-def build_onnx_predictor(args: argparse.Namespace, specs: list[str]) -> OnnxPredictor:
+GUIDE_TIP_MARKER = "guide-tip-shown"
+
+
+def load_guide_option(args: argparse.Namespace, quiet: bool = False) -> Guide | None:
+    """The guide ``--guide`` names (see :func:`gfm.inference.guide.load_guide`), loaded.
+
+    With ``auto`` and no guide at hand, says once (a marker in the cache folder)
+    how to get one; names the guide in use on stderr unless ``quiet``.
+    """
+    from gfm.cpu import inference_threads
+    from gfm.inference.guide import GUIDE_AUTO, load_guide
+
+    spec = getattr(args, "guide", None) or "none"
+    progress = not quiet and sys.stderr.isatty()
+    guide = load_guide(spec, progress=progress, threads=args.threads or inference_threads())
+    if guide is None and spec == GUIDE_AUTO and not quiet:
+        _tip_once()
+    return guide
+
+
+def _tip_once() -> None:
+    """How to get the default guide: once per cache folder (a marker file), never an error."""
+    from gfm.hub.cache import gfm_home
+    from gfm.hub.registry import DEFAULT_GUIDE
+
+    marker = gfm_home() / GUIDE_TIP_MARKER
+    if marker.exists():
+        return
+    try:
+        import onnxruntime  # noqa: F401
+
+        install = ""
+    except ImportError:
+        install = 'pip install "gfm-matting[guide]" and '
+    print(f"tip: portraits and busy scenes come out much better with a guide (a segmentation model for what is "
+          f"subject, GFM for the edge): {install}`gfm weights download {DEFAULT_GUIDE}` once (or, offline, "
+          f"`gfm weights import FILE --name {DEFAULT_GUIDE}`); gfm matte then uses it (--guide none turns it off). "
+          "This tip is shown once.", file=sys.stderr)
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+    except OSError:
+        pass  # a read-only cache: the tip comes again next time, nothing worse
+
+
+def say_guide(guide: Guide | None) -> None:
+    """``guide: isnet-general-use (/path/isnet-general-use.onnx)`` on stderr, when there is one."""
+    if guide is not None:
+        print(f"guide: {guide.describe()}", file=sys.stderr)
+
+
+def build_onnx_predictor(args: argparse.Namespace, specs: list[str], guide: Guide | None = None) -> OnnxPredictor:
     """An :class:`~gfm.inference.onnx_runtime.OnnxPredictor` of ONNX files with the
     options of ``args`` (``--threads`` sets onnxruntime's threads; without
     ``--strategy``, the strategy recorded in the first file). Imports no torch."""
@@ -140,6 +205,7 @@ def build_onnx_predictor(args: argparse.Namespace, specs: list[str]) -> OnnxPred
         ENSEMBLE_MEMBER_STRATEGY if is_ensemble(args) else args.strategy,
         max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
         threads=args.threads or inference_threads(),
+        guide=guide,
     )
 
 
@@ -167,13 +233,16 @@ def say_models(specs: list[str], models: list[GFM], predictor: Predictor) -> Non
     print(f"model: {described}, strategy {predictor.strategy.name}, precision {predictor.precision}", file=sys.stderr)
 
 
-def build_predictor(args: argparse.Namespace, models: list[GFM], strategy: str | Strategy | None = None) -> Predictor:
+def build_predictor(
+    args: argparse.Namespace, models: list[GFM], strategy: str | Strategy | None = None, guide: Guide | None = None
+) -> Predictor:
     """A predictor of ``models`` with the options of ``args``.
 
     Args:
         strategy: overrides ``--strategy`` (e.g. a sweep's
             :class:`~gfm.inference.Strategy`); an ensemble runs each model
             with the hybrid strategy; without either, the weights' measured one.
+        guide: from :func:`load_guide_option`.
     """
     from gfm.inference.predictor import DEFAULT_MAX_PIXELS, Predictor
 
@@ -185,4 +254,5 @@ def build_predictor(args: argparse.Namespace, models: list[GFM], strategy: str |
         device=args.device or "auto",
         max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
         precision=args.precision or "auto",
+        guide=guide,
     )

@@ -14,6 +14,7 @@ from gfm.cli._model_options import (
     build_predictor,
     describe_models,
     given_inference_options,
+    load_guide_option,
     load_models,
     is_ensemble,
 )
@@ -88,6 +89,7 @@ def register(subparsers: Any) -> None:
         model_help="run this model (weights name, checkpoint file or `gfm train` run folder) on every image instead of --pred; "
         "repeat for a median ensemble. Without --pred and --model: the models gfm matte uses (the default, gfm-lite; "
         "with --strategy ensemble the r34 TT, FT and BT models)",
+        guide_default="none",  # reports stay comparable: a guide is named when wanted
     )
     parser.add_argument(
         "--save-predictions", metavar="DIR", help="with --model: also write the predicted alphas (NAME.png) here"
@@ -182,9 +184,12 @@ def _run_model(args: argparse.Namespace, dataset: Any) -> int:
 
     settings = parse_settings(args.sweep_settings) if args.sweep_settings else None  # errors before loading
     specs, models = load_models(args)
+    guide = load_guide_option(args, quiet=args.no_progress)
     source = f"model {describe_models(specs)}"
     if args.rosta:
         source += f" (rosta {args.rosta})"
+    if guide is not None:
+        source += f"; guide {guide.describe()}"
     source += f"; max_pixels {args.max_pixels or DEFAULT_MAX_PIXELS}"
     names = "+".join(Path(spec).stem for spec in specs)
     progress = not args.no_progress
@@ -194,7 +199,7 @@ def _run_model(args: argparse.Namespace, dataset: Any) -> int:
         environment = _environment(resolve_device(args.device or "auto"))
 
         def make_predictor(setting: Any) -> Any:
-            predictor = build_predictor(args, models, Strategy.from_ratios(setting.d_glance, setting.d_focus))
+            predictor = build_predictor(args, models, Strategy.from_ratios(setting.d_glance, setting.d_focus), guide=guide)
             return lambda image: predictor.predict(image).alpha
 
         def announce(setting: Any, folder: Path) -> None:
@@ -223,19 +228,20 @@ def _run_model(args: argparse.Namespace, dataset: Any) -> int:
         print(f"wrote {sweep.csv_path}, {sweep.json_path}, {sweep.markdown_path} and one folder per setting")
         return 0
 
-    predictor = build_predictor(args, models)
+    predictor = build_predictor(args, models, guide=guide)
     strategy = "ensemble" if is_ensemble(args) else predictor.strategy.name
     if predictor.precision == "bf16":  # fp32 results stay comparable with earlier (fp32) evaluations
         source += "; precision bf16"
     source += f"; strategy {strategy} ({_strategy_text(predictor.strategy)})"
     environment = _environment(predictor.device)
-    print(f"model {', '.join(specs)}, strategy {strategy}, {environment['device']}, {environment['threads']} threads")
+    guided = f", guide {guide.name}" if guide is not None else ""
+    print(f"model {', '.join(specs)}{guided}, strategy {strategy}, {environment['device']}, {environment['threads']} threads")
     result = evaluate(
         dataset,
         args.out,
         predictor=lambda image: predictor.predict(image).alpha,
         source=source,
-        method=args.name or f"{names} ({strategy})",
+        method=args.name or f"{names}{' + ' + guide.name if guide is not None else ''} ({strategy})",
         resume=args.resume,
         snap_trimaps=args.snap_trimaps,
         save_predictions=args.save_predictions,

@@ -14,7 +14,16 @@ from typing import TYPE_CHECKING
 
 from gfm.cli import _fast_start
 from gfm.cli._arguments import add_progress_option
-from gfm.cli._model_options import add_model_options, build_onnx_predictor, build_predictor, load_models, onnx_specs, say_models
+from gfm.cli._model_options import (
+    add_model_options,
+    build_onnx_predictor,
+    build_predictor,
+    load_guide_option,
+    load_models,
+    onnx_specs,
+    say_guide,
+    say_models,
+)
 from gfm.cli._output_format import add_format_options, image_format, with_format
 
 if TYPE_CHECKING:
@@ -58,12 +67,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "  gfm matte 'shots/*.png' --out out/ --outputs composite --background '#00b140'\n"
             "  gfm matte cat.jpg --out out/ --strategy ensemble   # median of the r34 TT, FT, BT models\n"
             "  gfm matte cat.jpg --out out/ --hint cat_trimap.png  # guided: a trimap or painted hints\n"
+            "  gfm matte portrait.jpg --out out/ --guide isnet-general-use  # ISNet says what is subject\n"
             "  gfm matte incoming/ --out cutouts/ --watch          # keep cutting out the photos that land there\n"
             "weights: --model takes a name from `gfm weights list` or a checkpoint path. The default,\n"
             "gfm-lite, is shipped with gfm (no download). The paper's checkpoints (e.g. gfm-r34-tt) are\n"
             "downloaded on first use; without internet, register a copy with\n"
             "`gfm weights import FILE --name gfm-r34-tt`. An .onnx file written by `gfm export` runs\n"
-            "through onnxruntime (no PyTorch; same strategies and outputs; not with --hint)."
+            "through onnxruntime (no PyTorch; same strategies, outputs, hints and guides).\n"
+            "guides: --guide auto (default) uses the ISNet guide when its file is in the cache\n"
+            "(`gfm weights download isnet-general-use`, or `gfm weights import FILE --name isnet-general-use`\n"
+            "offline): ISNet says what is subject, GFM's focus decoder draws the edge."
         ),
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
@@ -192,6 +205,7 @@ def run(args: argparse.Namespace) -> int:
     )
     from gfm.errors import InputError
     from gfm.inference.foreground import parse_background
+    from gfm.inference.guide import GuideWarning
     from gfm.io import decode_image, read_image
     from gfm.io.atomic import remove_stale_temporaries
 
@@ -224,32 +238,28 @@ def run(args: argparse.Namespace) -> int:
 
     hints_for = _hint_finder(args.hint, jobs)
     onnx_files = onnx_specs(args)
+    guide = load_guide_option(args, quiet=args.quiet) if jobs else None
     quick = _fast_start.find(args, jobs, hints_for is not None) if onnx_files is None else None
     if quick is not None:  # one photo, default weights: their checked ONNX export, no torch
         from gfm.inference.fast_start import load_foreground_in_background
 
         load_foreground_in_background(args.foreground, kinds)
     if onnx_files is not None or quick is not None:  # exported files: onnxruntime, no torch
-        if hints_for is not None:
-            raise InputError("--hint needs the PyTorch model (guided matting reads the network's maps); "
-                             "give --model NAME or a checkpoint instead of an .onnx file")
-        predictor = build_onnx_predictor(args, onnx_files or [quick.onnx])  # type: ignore[union-attr]
+        predictor = build_onnx_predictor(args, onnx_files or [quick.onnx], guide)  # type: ignore[union-attr]
         if not args.quiet:
             how = " through onnxruntime (the quick start for one photo)" if quick is not None else ""
             print(f"model: {', '.join(m.name for m in predictor.models)}{how}, strategy {predictor.strategy.name}, "
                   f"precision {predictor.precision}", file=sys.stderr)
     else:
         specs, models = load_models(args)
-        predictor = build_predictor(args, models)
+        predictor = build_predictor(args, models, guide=guide)
         if not args.quiet:
             say_models(specs, models, predictor)
         del models  # the predictor holds its own (optimised) copies: free the loaded ones
-    guided = None
-    if hints_for is not None:
-        from gfm.inference.guided import GuidedPredictor
-
-        guided = GuidedPredictor(predictor)
+    if not args.quiet:
+        say_guide(guide)
     unhinted = 0
+    guide_notes: list[str] = []
 
     if jobs and args.foreground in ("fast", "ml", "cf") and any(k in kinds for k in FOREGROUND_KINDS):
 
@@ -296,12 +306,15 @@ def run(args: argparse.Namespace) -> int:
                 dropped_alpha += any("alpha" in str(w.message).lower() for w in caught)
                 hint_path = hints_for(job) if hints_for is not None else None
                 unhinted += hints_for is not None and hint_path is None
-                if guided is None or hint_path is None:
-                    result = predictor.predict(image, trimap="trimap" in kinds)
-                else:
+                hints = None
+                if hint_path is not None:
                     from gfm.io.hints import read_hint
 
-                    result = guided.predict(image, read_hint(hint_path, image.shape[:2]))
+                    hints = read_hint(hint_path, image.shape[:2])
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always", GuideWarning)
+                    result = predictor.predict(image, trimap="trimap" in kinds, hints=hints)
+                guide_notes += [f"{job.source}: {w.message}" for w in caught if issubclass(w.category, GuideWarning)]
             except Exception as error:  # one image never ends the batch
                 failed(job, error)
                 continue
@@ -320,6 +333,8 @@ def run(args: argparse.Namespace) -> int:
     if found.earlier_outputs:
         print(f"note: {found.earlier_outputs} file(s) of the inputs are outputs of an earlier gfm matte run; "
               "they are not matted again", file=sys.stderr)
+    for line in guide_notes:
+        print(f"note: {line}", file=sys.stderr)
     if unhinted:
         print(f"note: {unhinted} image(s) had no hint in {args.hint} (NAME.png or NAME_trimap.png); matted without hints", file=sys.stderr)
     if dropped_alpha:

@@ -8,7 +8,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from gfm.cli._arguments import positive_int
-from gfm.cli._model_options import add_model_options, build_predictor, load_models, model_specs
+from gfm.cli._model_options import add_model_options, build_predictor, load_guide_option, load_models, model_specs
 
 if TYPE_CHECKING:
     from gfm.inference import Predictor
@@ -85,9 +85,13 @@ def _describe(specs: list[str], models: list[GFM], predictor: Predictor) -> dict
 
     entries = [{"spec": spec, "variant": model.config.name, "parameters": sum(p.numel() for p in model.parameters())} for spec, model in zip(specs, models)]
     summary = " + ".join(f"{e['variant']} ({e['spec']})" for e in entries)
+    guide = predictor.guide
+    if guide is not None:
+        summary += f", guided by {guide.name}"
     return {
         "summary": summary,
         "models": entries,
+        "guide": None if guide is None else {"name": guide.name, "file": str(guide.path)},
         "strategy": predictor.strategy.name if len(models) == 1 else f"ensemble of {len(models)} ({predictor.strategy.name} each)",
         "device": str(predictor.device),
         "precision": predictor.precision,
@@ -128,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
     sock = _bind(args.host, args.port)  # fail fast on a taken port, before the model loads
     try:
         specs, models = load_models(args)
-        predictor = build_predictor(args, models)
+        predictor = build_predictor(args, models, guide=load_guide_option(args, quiet=args.quiet))
         describe = _describe(specs, models, predictor)
         del models  # the predictor holds its own (optimised) copies
         print("gfm serve: preparing the foreground estimation (compiled once after installation)...", file=sys.stderr, flush=True)

@@ -8,18 +8,23 @@ import sys
 from gfm.cli._arguments import add_progress_option
 
 _DESCRIPTION = """\
-Manage the released GFM checkpoints in the local cache ($GFM_HOME/weights,
+Manage the released GFM checkpoints and the guides (segmentation models for
+gfm matte --guide, e.g. isnet-general-use) in the local cache ($GFM_HOME/weights,
 default: the platform's user cache folder, e.g. ~/.cache/gfm/weights).
 
 Every file is checked against its SHA-256: the registry's when one is
 published, else the hash recorded at the first download or import
-(known_hashes.json in the cache). Downloads resume after dropped connections
+(known_hashes.json in the cache); guides against the MD5 their publisher gives
+(rembg's) or the SHA-256 of a known copy (the fp16 ISNet of npm
+@imgly/background-removal-data). Downloads resume after dropped connections
 and never leave a partial file under the final name.
 
 examples:
   gfm weights list
   gfm weights download gfm-r34-tt
   gfm weights import ~/Downloads/gfm_r34_tt.pth --name gfm-r34-tt
+  gfm weights download isnet-general-use
+  gfm weights import isnet_fp16.onnx --name isnet-general-use
   gfm weights path gfm-r34-tt
 """
 
@@ -98,10 +103,16 @@ def _validator(name: str):  # -> Callable[[Path], None]
     def validate(path) -> None:  # noqa: ANN001
         from gfm.errors import CheckpointError
         from gfm.hub import get_weights, list_weights
+
+        entry = get_weights(name)
+        if entry.is_guide:  # a segmentation model: it must load and have an image in and a mask out
+            from gfm.inference.guide import check_guide_file
+
+            check_guide_file(path)
+            return
         from gfm.models.checkpoint import load_weights, resolve_checkpoint
         from gfm.models.registry import create_model
 
-        entry = get_weights(name)
         try:
             load_weights(create_model(entry.backbone, entry.rosta), path, rosta=entry.rosta)
         except CheckpointError:
@@ -137,13 +148,15 @@ def _run_list(args: argparse.Namespace) -> int:
         if entry.bundled:
             cached = f"bundled ({cached})" if path.is_file() else "bundled file missing"
         marker = "*" if entry.name == DEFAULT_WEIGHTS else ""
-        rows.append((entry.name + marker, entry.variant, entry.strategy, entry.training_set.split(" (")[0], entry.licence, cached))
+        strategy = "-" if entry.is_guide else entry.strategy
+        rows.append((entry.name + marker, entry.variant, strategy, entry.training_set.split(" (")[0], entry.licence, cached))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
     from gfm.hub import weights_dir
 
-    print(f"\n* default. STRATEGY: what gfm matte uses without --strategy (measured best). Cache: {weights_dir()}")
+    print(f"\n* default. STRATEGY: what gfm matte uses without --strategy (measured best). A guide (--guide NAME) "
+          f"steers GFM's glance; with --guide auto gfm matte uses isnet-general-use once it is cached. Cache: {weights_dir()}")
     return 0
 
 

@@ -4,7 +4,7 @@ Real photos without mattes can still teach a matting network where the
 salient object is, when a stronger segmentation model (the "teacher", e.g.
 ISNet from the DIS project) labels them. This module runs any ONNX model with
 one ``(1, 3, S, S)`` RGB input and a ``(1, 1, S, S)`` (or ``(1, S, S)``) output in
-[0, 1] and writes the output, resized back to each photo's size, as an 8-bit
+[0, 1] (through :mod:`gfm.segmentation`, the runner guides use too) and writes the output, resized back to each photo's size, as an 8-bit
 PNG matte ``OUT/NAME.png`` next to nothing else, so that ``(photos, OUT)`` is an
 image/alpha folder pair that training and evaluation read.
 
@@ -24,10 +24,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from gfm.errors import ConfigError, GFMError, InputError
+from gfm.segmentation.onnx_runner import OnnxSegmenter, SegmenterSpec, three
 
 
 @dataclass
@@ -39,12 +39,12 @@ class TeacherReport:
     failed: list[tuple[Path, str]] = field(default_factory=list)
 
 
-class OnnxTeacher:
-    """An ONNX segmentation model used as a teacher.
+class OnnxTeacher(OnnxSegmenter):
+    """An ONNX segmentation model used as a teacher (:class:`~gfm.segmentation.OnnxSegmenter`).
 
     Args:
         model: path of the ``.onnx`` file.
-        size: the model's square input side (ISNet: 1024).
+        size: the model's square input side when the file does not fix it (ISNet: 1024).
         mean, std: input normalisation on [0, 1] RGB, ``x = (rgb / 255 - mean) / std``
             (ISNet as packaged by @imgly: mean 0.5, std 1.0).
         threads: onnxruntime intra-op threads (None: onnxruntime's default).
@@ -52,7 +52,7 @@ class OnnxTeacher:
 
     Raises:
         ConfigError: onnxruntime is missing, or the file is not a model with one
-            4-D image input.
+            3-channel image input and a 1-channel output.
     """
 
     def __init__(
@@ -65,46 +65,13 @@ class OnnxTeacher:
         threads: int | None = None,
         output: str | None = None,
     ) -> None:
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise ConfigError('teacher labels need onnxruntime: pip install "gfm-matting[teacher]" (or onnxruntime)') from None
-        path = Path(model)
-        if not path.is_file():
-            raise ConfigError(f"{path}: no such teacher model file; pass the path of an .onnx segmentation model")
         if size < 32:
             raise ConfigError(f"teacher input size must be at least 32 px, got {size}")
-        options = ort.SessionOptions()
-        if threads is not None:
-            options.intra_op_num_threads = int(threads)
-        try:
-            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        except Exception as error:  # onnxruntime raises its own exception types
-            raise ConfigError(f"{path}: onnxruntime cannot load this file as a model ({str(error)[:200]})") from None
-        inputs = self.session.get_inputs()
-        if len(inputs) != 1 or len(inputs[0].shape) != 4:
-            raise ConfigError(f"{path}: a teacher needs one (1, 3, S, S) image input; this model has {len(inputs)} input(s)")
-        self.input_name = inputs[0].name
-        self.input_fp16 = "float16" in inputs[0].type
-        self.output_name = output or self.session.get_outputs()[0].name
-        self.size = int(size)
-        self.mean = np.broadcast_to(np.asarray(mean, np.float32), (3,)).reshape(3, 1, 1)
-        self.std = np.broadcast_to(np.asarray(std, np.float32), (3,)).reshape(3, 1, 1)
-        if (self.std <= 0).any():
+        mean3, std3 = three(mean), three(std)  # type: ignore[arg-type]
+        if min(std3) <= 0:
             raise ConfigError(f"teacher std must be positive, got {std}")
-
-    def predict(self, image: np.ndarray) -> np.ndarray:
-        """``uint8 (H, W, 3)`` RGB -> ``float32 (H, W)`` mask in [0, 1] at the image's size."""
-        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-            raise InputError(f"teacher input must be uint8 (H, W, 3) RGB, got {image.dtype} {image.shape}")
-        h, w = image.shape[:2]
-        resized = cv2.resize(image, (self.size, self.size), interpolation=cv2.INTER_AREA if min(h, w) > self.size else cv2.INTER_LINEAR)
-        x = (resized.transpose(2, 0, 1).astype(np.float32) / 255.0 - self.mean) / self.std
-        x = x[None].astype(np.float16 if self.input_fp16 else np.float32)
-        (y,) = self.session.run([self.output_name], {self.input_name: x})
-        y = np.asarray(y, dtype=np.float32).reshape(y.shape[-2], y.shape[-1])
-        y = np.clip(y, 0.0, 1.0)
-        return cv2.resize(y, (w, h), interpolation=cv2.INTER_LINEAR)
+        spec = SegmenterSpec(size=int(size), mean=mean3, std=std3, output="clip")
+        super().__init__(model, spec, threads=threads, output=output, what="teacher model", error=ConfigError)
 
 
 def label_images(

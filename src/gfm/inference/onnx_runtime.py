@@ -12,7 +12,8 @@ agree with PyTorch's to float rounding. What differs: the focus decoder runs
 on the whole focus pass (PyTorch's CPU path runs its heads around the
 transition area only; the fused alpha is the same), reduced precision is an
 int8 file (``gfm export --quantize int8``) rather than bf16, and RIM models
-and guided matting (``--hint``) need the PyTorch predictor.
+and the web page's corrections (which keep the network's maps) need the
+PyTorch predictor. Hints and guides (:mod:`gfm.inference.guide`) work here too.
 
 This module imports neither torch nor any module that does; it needs
 ``onnxruntime`` (``pip install "gfm-matting[onnx]"``).
@@ -24,14 +25,17 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from gfm.errors import CheckpointError, ConfigError, InputError
-from gfm.inference.result import ImageInput, MattingResult, as_rgb, fuse_full_resolution, tt_trimap_full_resolution
+from gfm.inference.result import ImageInput, MattingResult, as_rgb, checked_hints, force_solid, fuse_full_resolution, tt_trimap_full_resolution
 from gfm.inference.sizing import DEFAULT_MAX_PIXELS, MIN_SIDE, WorkingSize, from_network_output, to_network_input, working_size
 from gfm.inference.strategies import Strategy, get_strategy
+
+if TYPE_CHECKING:
+    from gfm.inference.guide import Guide
 
 #: The newest metadata layout this runtime reads (:data:`gfm.models.onnx_export.ONNX_FORMAT_VERSION`).
 SUPPORTED_FORMAT_VERSION = 1
@@ -131,6 +135,8 @@ class OnnxPredictor:
             weights (as :class:`~gfm.inference.Predictor` chooses it).
         max_pixels: working-resolution budget a pass (content pixels).
         threads: onnxruntime intra-op threads (None: onnxruntime's default).
+        guide: a segmentation model whose mask steers the glance
+            (:func:`gfm.inference.guide.load_guide`), or None.
 
     Attributes:
         precision: ``"fp32"`` or ``"int8"``, as the (first) file was exported.
@@ -143,7 +149,9 @@ class OnnxPredictor:
         *,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         threads: int | None = None,
+        guide: Guide | None = None,
     ) -> None:
+        self.guide = guide
         items = [models] if isinstance(models, (str, os.PathLike, OnnxModel)) else list(models)
         if not items:
             raise InputError("OnnxPredictor needs at least one ONNX file")
@@ -152,11 +160,14 @@ class OnnxPredictor:
         self.max_pixels = max_pixels
         self.models = [m if isinstance(m, OnnxModel) else OnnxModel(m, threads) for m in items]
         first = self.models[0]
-        self.strategy = get_strategy(first.metadata.get("gfm.recommended_strategy", "hybrid") if strategy is None else strategy)
+        if strategy is None:  # measured best for the weights (with a guide: as measured with one)
+            recommended = first.metadata.get("gfm.recommended_strategy", "hybrid")
+            strategy = first.metadata.get("gfm.recommended_guided_strategy", recommended) if guide is not None else recommended
+        self.strategy = get_strategy(strategy)
         quantization = first.metadata.get("gfm.quantization", "none")
         self.precision = "fp32" if quantization == "none" else quantization
 
-    def _run_model(self, model: OnnxModel, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _run_model(self, model: OnnxModel, image: np.ndarray, hints: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         height, width = image.shape[:2]
         strategy = self.strategy
         glance_size = working_size(height, width, strategy.glance_scale, self.max_pixels, model.output_stride)
@@ -167,29 +178,42 @@ class OnnxPredictor:
         classes = glance[0].argmax(0).astype(np.uint8)
         focus_full = from_network_output(focus[0, 0], focus_size, height, width)
         trimap = tt_trimap_full_resolution(classes, glance_size, height, width) if model.head == "TT" else None
-        return fuse_full_resolution(model.head, classes, glance_size, focus_full, trimap)
+        return fuse_full_resolution(model.head, classes, glance_size, focus_full, trimap, hints)
 
-    def predict(self, image: ImageInput, *, trimap: bool = False) -> MattingResult:
+    def predict(self, image: ImageInput, *, trimap: bool = False, hints: np.ndarray | None = None) -> MattingResult:
         """Predict the alpha matte of one image (as :meth:`Predictor.predict <gfm.inference.Predictor.predict>`).
 
         Args:
             image: a path, a PIL image, or a uint8 ``(H, W, 3)`` RGB / ``(H, W)``
                 gray / ``(H, W, 4)`` RGBA array.
             trimap: also return the glance map.
+            hints: ``(H, W)`` uint8 :class:`~gfm.io.hints.Hint` codes overriding the
+                glance classes (``gfm matte --hint``); the :attr:`guide`'s fill the rest.
 
         Returns:
             A :class:`~gfm.inference.MattingResult` at the input's full resolution.
         """
+        from gfm.inference.guide import hints_of, merge_hints
+
         image = as_rgb(image)
         if image.shape[0] == 0 or image.shape[1] == 0:
             raise InputError("the image has zero size")
-        outputs = [self._run_model(model, image) for model in self.models]
+        if hints is not None:
+            hints = checked_hints(hints, image.shape[:2])
+        guided = self.guide.run(image) if self.guide is not None else None
+        hints = merge_hints(hints, hints_of(guided))
+        outputs = [self._run_model(model, image, hints) for model in self.models]
         if len(outputs) == 1:
             alpha, glance_map = outputs[0]
         else:
             alpha = np.median(np.stack([a for a, _ in outputs]), axis=0).astype(np.float32)
             glance_map = outputs[0][1]
-        return MattingResult(np.clip(alpha, 0.0, 1.0, out=alpha), glance_map if trimap else None, image)
+        np.clip(alpha, 0.0, 1.0, out=alpha)
+        if guided is not None and hints is not None:
+            guided.bound(alpha, hints)
+        if hints is not None:
+            force_solid(alpha, hints)
+        return MattingResult(alpha, glance_map if trimap else None, image)
 
 
 __all__ = ["OnnxModel", "OnnxPredictor", "is_onnx_file"]

@@ -60,10 +60,12 @@ class InferenceDefaults:
     Attributes:
         strategy: the measured best test-time strategy of these weights.
         auto_bf16: ``--precision auto`` may use bf16 (measured under :data:`VISIBLE_CHANGE`).
+        guided_strategy: the measured best strategy with a guide (None: ``strategy``).
     """
 
     strategy: str = "hybrid"
     auto_bf16: bool = False
+    guided_strategy: str | None = None
 
 
 #: For weights with no measurements (checkpoint files, run folders): the paper's hybrid strategy, fp32.

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -25,7 +25,7 @@ import torch
 
 from gfm.errors import InputError
 from gfm.inference.precision import inference_defaults, resolve_precision
-from gfm.inference.result import ImageInput, MattingResult, as_rgb
+from gfm.inference.result import ImageInput, MattingResult, as_rgb, checked_hints, force_solid, tt_glance_map
 from gfm.inference.result import fuse_full_resolution as _fuse_full_resolution
 from gfm.inference.result import tt_trimap_full_resolution as _tt_trimap_full_resolution
 from gfm.inference.sizing import DEFAULT_MAX_PIXELS, MIN_SIDE, WorkingSize, from_network_output, to_network_input, working_size
@@ -33,6 +33,9 @@ from gfm.inference.strategies import Strategy, get_strategy
 from gfm.models.gfm import GFM
 from gfm.models.normalization import RAW_255, Normalization
 from gfm.models.optimize import optimize_for_inference
+
+if TYPE_CHECKING:
+    from gfm.inference.guide import Guide, GuideOutput
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """``"auto"`` -> CUDA when available, else CPU."""
@@ -91,6 +94,9 @@ class Predictor:
             AVX512-BF16 / AMX). ``auto`` is bf16 only on such CPUs and only for
             weights whose bf16 change was measured invisible
             (:mod:`gfm.inference.precision`); the choice is in :attr:`precision`.
+        guide: a segmentation model whose mask steers the glance
+            (:class:`~gfm.inference.guide.Guide`, e.g. ``load_guide("isnet-general-use")``);
+            None (default): GFM alone. :meth:`from_name` takes ``guide="auto"``.
 
     Attributes:
         sparse_focus: for TT models, run the focus heads only around the glance
@@ -108,6 +114,7 @@ class Predictor:
         optimize: bool = True,
         normalization: Normalization | None = None,
         precision: str = "auto",
+        guide: Guide | None = None,
     ) -> None:
         if models is None:  # the bundled default model (works offline)
             from gfm.inference.models import load_model_spec
@@ -116,7 +123,10 @@ class Predictor:
         model_list = [models] if isinstance(models, GFM) else list(models)
         if not model_list:
             raise InputError("Predictor needs at least one model")
-        self.strategy = get_strategy(inference_defaults(model_list[0]).strategy if strategy is None else strategy)
+        defaults = inference_defaults(model_list[0])
+        if strategy is None:  # the one measured best for these weights (with a guide, if it was measured so)
+            strategy = (defaults.guided_strategy or defaults.strategy) if guide is not None else defaults.strategy
+        self.strategy = get_strategy(strategy)
         self.device = resolve_device(device)
         if max_pixels < MIN_SIDE * MIN_SIDE:
             raise InputError(f"the working-resolution budget (--max-pixels) must be at least {MIN_SIDE}x{MIN_SIDE} = {MIN_SIDE * MIN_SIDE} pixels, got {max_pixels}")
@@ -131,10 +141,16 @@ class Predictor:
         # take a few milliseconds and one launch, so they stay dense there.
         self.sparse_focus = self.device.type == "cpu"
         self.models = [m.to(self.device) for m in prepared]
+        self.guide = guide
 
     @classmethod
     def from_name(
-        cls, model: str | os.PathLike[str] | None = None, strategy: str | Strategy | None = None, **options: Any
+        cls,
+        model: str | os.PathLike[str] | None = None,
+        strategy: str | Strategy | None = None,
+        *,
+        guide: str | os.PathLike[str] | Guide | None = None,
+        **options: Any,
     ) -> Predictor:
         """A predictor of one model given by name, file or run folder.
 
@@ -144,6 +160,10 @@ class Predictor:
                 folder; ``None``: the default weights
                 (:func:`gfm.inference.models.default_model_name`).
             strategy: as for :class:`Predictor`.
+            guide: a guide's name (``"isnet-general-use"``), an ``.onnx`` file, a
+                loaded :class:`~gfm.inference.guide.Guide`, ``"auto"`` (the default
+                guide when its file is in the cache; never downloads) or None / ``"none"``
+                (GFM alone, the default); see :func:`gfm.inference.guide.load_guide`.
             **options: the other keyword arguments of :class:`Predictor`
                 (``device``, ``max_pixels``, ``precision`` ...).
 
@@ -151,19 +171,25 @@ class Predictor:
             CheckpointError: unknown name, missing file, or weights neither in the
                 cache nor downloadable (the message says how to get them).
         """
+        from gfm.inference.guide import Guide, load_guide
         from gfm.inference.models import load_model_spec
 
-        return cls(load_model_spec(model), strategy, **options)
+        loaded = guide if isinstance(guide, Guide) or guide is None else load_guide(guide)
+        return cls(load_model_spec(model), strategy, guide=loaded, **options)
 
     def _tensor(self, image: np.ndarray, size: WorkingSize, normalization: Normalization) -> torch.Tensor:
         x = torch.from_numpy(to_network_input(image, size)).permute(2, 0, 1)[None].to(self.device)
         return normalization.apply(x).contiguous(memory_format=torch.channels_last)
 
-    def _run_model(self, model: GFM, normalization: Normalization, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _run_model(
+        self, model: GFM, normalization: Normalization, image: np.ndarray, hints: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
-            return self._run_model_at_precision(model, normalization, image)
+            return self._run_model_at_precision(model, normalization, image, hints)
 
-    def _run_model_at_precision(self, model: GFM, normalization: Normalization, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _run_model_at_precision(
+        self, model: GFM, normalization: Normalization, image: np.ndarray, hints: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
         height, width = image.shape[:2]
         strategy = self.strategy
         glance_size = working_size(height, width, strategy.glance_scale, self.max_pixels, model.output_stride)
@@ -173,10 +199,10 @@ class Predictor:
         classes_of = {head: glance[head][0].argmax(0).to(torch.uint8).cpu().numpy() for head in model.heads}
         needed = trimap = None
         if self.sparse_focus and model.heads == ["TT"]:
-            # The TT fusion reads the focus alpha only in the transition area: run the
-            # focus heads only there (identical values; see gfm.models.decoders.regions).
-            trimap = _tt_trimap_full_resolution(classes_of["TT"], glance_size, height, width)
-            needed = _focus_pixels_needed((trimap != 0) & (trimap != 255), focus_size)
+            # The TT fusion reads the focus alpha only in the transition area (after the
+            # hints): run the focus heads only there (identical values; see gfm.models.decoders.regions).
+            trimap = tt_glance_map(_tt_trimap_full_resolution(classes_of["TT"], glance_size, height, width), hints)
+            needed = _focus_pixels_needed(trimap == 128, focus_size)
         if not strategy.single_pass:
             del features, glance  # free the 1/3-scale pass before the 1/2-scale one
             features = model.encode(self._tensor(image, focus_size, normalization))
@@ -186,7 +212,7 @@ class Predictor:
         for head in model.heads:
             classes = classes_of[head]
             focus_full = from_network_output(focus[head][0, 0].float().cpu().numpy(), focus_size, height, width)
-            fused[head] = _fuse_full_resolution(head, classes, glance_size, focus_full, trimap if head == "TT" else None)
+            fused[head] = _fuse_full_resolution(head, classes, glance_size, focus_full, trimap if head == "TT" else None, hints)
         if model.rim is None:
             return fused[model.heads[0]]
         stacked = torch.from_numpy(np.stack([fused[h][0] for h in model.heads])[None]).to(self.device)
@@ -194,7 +220,7 @@ class Predictor:
         return alpha, fused["TT"][1]
 
     @torch.inference_mode()
-    def predict(self, image: ImageInput, *, trimap: bool = False) -> MattingResult:
+    def predict(self, image: ImageInput, *, trimap: bool = False, hints: np.ndarray | None = None) -> MattingResult:
         """Predict the alpha matte of one image.
 
         Args:
@@ -203,6 +229,9 @@ class Predictor:
                 ``(H, W, 3)`` RGB, ``(H, W)`` gray or ``(H, W, 4)`` RGBA (its alpha
                 is ignored).
             trimap: also return the glance map.
+            hints: ``(H, W)`` uint8 :class:`~gfm.io.hints.Hint` codes overriding the
+                glance classes (as :class:`~gfm.inference.guided.GuidedPredictor` takes
+                them); with a :attr:`guide`, its hints fill where these say unknown.
 
         Returns:
             A :class:`MattingResult` at the input's full resolution.
@@ -210,13 +239,29 @@ class Predictor:
         image = as_rgb(image)
         if image.shape[0] == 0 or image.shape[1] == 0:
             raise InputError("the image has zero size")
-        outputs = [self._run_model(m, n, image) for m, n in zip(self.models, self.normalizations)]
+        hints, guided = self.hints_for(image, hints)
+        outputs = [self._run_model(m, n, image, hints) for m, n in zip(self.models, self.normalizations)]
         if len(outputs) == 1:
             alpha, glance_map = outputs[0]
         else:
             alpha = np.median(np.stack([a for a, _ in outputs]), axis=0).astype(np.float32)
             glance_map = outputs[0][1]
-        return MattingResult(np.clip(alpha, 0.0, 1.0, out=alpha), glance_map if trimap else None, image)  # in place: alpha is ours
+        np.clip(alpha, 0.0, 1.0, out=alpha)  # in place: alpha is ours
+        if guided is not None and hints is not None:
+            guided.bound(alpha, hints)  # GFM refines the guide where it decides, never contradicts it
+        if hints is not None:
+            force_solid(alpha, hints)  # RIM and medians must not undo what the hints say
+        return MattingResult(alpha, glance_map if trimap else None, image)
+
+    def hints_for(self, image: np.ndarray, hints: np.ndarray | None = None) -> tuple[np.ndarray | None, GuideOutput | None]:
+        """The hints a prediction of ``image`` uses: ``hints`` (checked) merged over the
+        :attr:`guide`'s (which runs here), or None when there are neither; and the guide's output."""
+        from gfm.inference.guide import hints_of, merge_hints
+
+        if hints is not None:
+            hints = checked_hints(hints, image.shape[:2])
+        guided = self.guide.run(image) if self.guide is not None else None
+        return merge_hints(hints, hints_of(guided)), guided
 
 
 __all__ = ["DEFAULT_MAX_PIXELS", "ImageInput", "MattingResult", "Predictor", "as_rgb", "resolve_device"]

@@ -28,14 +28,14 @@ if TYPE_CHECKING:
 
 
 @lru_cache(maxsize=2)
-def _predictor(model: str, strategy: str | None, device: str) -> Predictor:
+def _predictor(model: str, strategy: str | None, device: str, guide: str) -> Predictor:
     from gfm.inference.predictor import Predictor
 
-    return Predictor.from_name(model, strategy, device=device)
+    return Predictor.from_name(model, strategy, device=device, guide=guide)
 
 
 @lru_cache(maxsize=2)
-def _quick_predictor(strategy: str | None) -> OnnxPredictor | None:
+def _quick_predictor(strategy: str | None, guide: str) -> OnnxPredictor | None:
     """The default weights through onnxruntime when ``gfm matte`` has cached their checked
     export (:mod:`gfm.inference.fast_start`) and PyTorch is not loaded yet: no torch import."""
     from gfm.inference import fast_start
@@ -44,9 +44,10 @@ def _quick_predictor(strategy: str | None) -> OnnxPredictor | None:
     if record is None:
         return None
     fast_start.load_foreground_in_background("fast")  # meanwhile (only "fast" is loaded so)
+    from gfm.inference.guide import load_guide
     from gfm.inference.onnx_runtime import OnnxPredictor
 
-    return OnnxPredictor(record.onnx, strategy)
+    return OnnxPredictor(record.onnx, strategy, guide=load_guide(guide, progress=False))
 
 
 def clear_loaded_models() -> None:
@@ -56,11 +57,11 @@ def clear_loaded_models() -> None:
 
 
 @overload
-def remove(image: np.ndarray, model: str | os.PathLike[str] | None = ..., *, foreground: str = ..., strategy: str | None = ..., device: str = ...) -> np.ndarray: ...
+def remove(image: np.ndarray, model: str | os.PathLike[str] | None = ..., *, foreground: str = ..., strategy: str | None = ..., device: str = ..., guide: str | os.PathLike[str] = ...) -> np.ndarray: ...
 @overload
-def remove(image: bytes, model: str | os.PathLike[str] | None = ..., *, foreground: str = ..., strategy: str | None = ..., device: str = ...) -> bytes: ...
+def remove(image: bytes, model: str | os.PathLike[str] | None = ..., *, foreground: str = ..., strategy: str | None = ..., device: str = ..., guide: str | os.PathLike[str] = ...) -> bytes: ...
 @overload
-def remove(image: str | os.PathLike[str] | Image.Image, model: str | os.PathLike[str] | None = ..., *, foreground: str = ..., strategy: str | None = ..., device: str = ...) -> Image.Image: ...
+def remove(image: str | os.PathLike[str] | Image.Image, model: str | os.PathLike[str] | None = ..., *, foreground: str = ..., strategy: str | None = ..., device: str = ..., guide: str | os.PathLike[str] = ...) -> Image.Image: ...
 
 
 def remove(
@@ -70,6 +71,7 @@ def remove(
     foreground: str = "fast",
     strategy: str | None = None,
     device: str = "auto",
+    guide: str | os.PathLike[str] = "auto",
 ) -> np.ndarray | bytes | Image.Image:
     """Cut the foreground out of one image.
 
@@ -86,6 +88,10 @@ def remove(
         strategy: ``"hybrid"``, ``"single"`` or ``"resize"``; None (default): the
             strategy measured best for the weights.
         device: ``"auto"``, ``"cpu"``, ``"cuda"`` ...
+        guide: ``"auto"`` (default: the ISNet guide when its file is in the cache,
+            as ``gfm matte`` does; never downloads), ``"none"``, a guide's name
+            (downloaded on first use) or an ``.onnx`` segmentation model; see
+            :func:`gfm.inference.guide.load_guide`.
 
     Returns:
         The RGBA cutout at the input's size, in the input's kind: a
@@ -99,12 +105,12 @@ def remove(
     """
     predictor: Predictor | OnnxPredictor | None = None
     if model is None and device in ("auto", "cpu") and ("torch" not in sys.modules or _quick_predictor.cache_info().currsize):
-        predictor = _quick_predictor(strategy)
+        predictor = _quick_predictor(strategy, os.fspath(guide))
     if predictor is None:
         from gfm.inference.models import default_model_name
 
         spec = default_model_name() if model is None else os.fspath(model)
-        predictor = _predictor(spec, strategy, device)
+        predictor = _predictor(spec, strategy, device, os.fspath(guide))
     if isinstance(image, (bytes, bytearray)):
         from gfm.io import decode_image
 

@@ -147,6 +147,7 @@ def export_metadata(model: GFM, model_name: str, normalization: Normalization, q
         "gfm.normalization": json.dumps({**normalization.to_dict(), "applied": "inside the graph"}),
         "gfm.strategies": json.dumps({name: {"glance_scale": s.glance_scale, "focus_scale": s.focus_scale} for name, s in STRATEGIES.items()}),
         "gfm.recommended_strategy": inference_defaults(model).strategy,  # measured best for these weights
+        "gfm.recommended_guided_strategy": inference_defaults(model).guided_strategy or inference_defaults(model).strategy,
         "gfm.quantization": quantization,
         "gfm.provenance": json.dumps(provenance, default=str),
     }
