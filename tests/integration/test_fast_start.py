@@ -85,6 +85,7 @@ def test_one_photo_runs_without_pytorch_once_prepared(tmp_path: Path, monkeypatc
 
 def test_a_stale_export_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GFM_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("GFM_FAST_START", raising=False)
     record = fast_start.create()
     assert fast_start.find() == record and fast_start.find("gfm-lite") == record
     assert fast_start.find("gfm-r34-tt") is None  # other weights: PyTorch
