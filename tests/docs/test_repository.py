@@ -78,3 +78,23 @@ def test_the_readme_points_only_to_files_in_the_repository() -> None:
     targets = re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", readme) + re.findall(r"`([A-Z][A-Z_]*\.md)`", readme)
     missing = [t for t in targets if not t.startswith(("http://", "https://")) and not (ROOT / t).exists()]
     assert not missing, missing
+
+
+def test_the_readme_screenshot_shows_the_current_page() -> None:
+    """docs/serve.png records what it shows (docs/make_screenshot.py): the page's files and the
+    model line. It once showed an older page (hybrid); retake it when either changes."""
+    import hashlib
+    import json
+
+    from PIL import Image
+
+    from gfm.hub.registry import DEFAULT_WEIGHTS, get_weights
+
+    with Image.open(ROOT / "docs" / "serve.png") as shot:
+        page, model = shot.info.get("gfm-page"), json.loads(shot.info.get("gfm-model", "{}"))
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "src" / "gfm" / "serve" / "static").iterdir()):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    retake = "retake it: .venv/bin/python docs/make_screenshot.py"
+    assert page == digest.hexdigest(), f"the page changed since docs/serve.png was taken; {retake}"
+    assert model.get("strategy") == get_weights(DEFAULT_WEIGHTS).strategy, f"the default strategy changed; {retake}"
