@@ -126,11 +126,23 @@ def test_model_names(client: TestClient, photo: bytes) -> None:
     assert "rembg's segmentation model" in answer.json()["detail"] and "this server runs tiny-test" in answer.json()["detail"]
     assert "isnet-general-use" in answer.json()["detail"]  # what is available through a guide
     answer = client.post("/api/remove", files=files, data={"model": "isnet-general-use"})
-    assert answer.status_code == 422 and "'isnet-general-use' guide" in answer.json()["detail"]
+    assert answer.status_code == 422 and "'isnet-general-use' guide stands in" in answer.json()["detail"]
+    assert "gfm serve --guide isnet-general-use" in answer.json()["detail"]
     answer = client.post("/api/remove", files=files, data={"model": "gfm-r34-tt"})
     assert answer.status_code == 422 and "gfm serve --model gfm-r34-tt" in answer.json()["detail"]
     assert guide_for_rembg_model("isnet-general-use") == "isnet-general-use"
     assert guide_for_rembg_model("u2net") is None and "birefnet-general" in REMBG_MODELS
+
+
+def test_a_rembg_model_name_is_served_by_its_guide(predictor: Predictor, photo: bytes) -> None:
+    """model=isnet-general-use on a server started with --guide isnet-general-use: accepted."""
+    describe = {"summary": "tiny-TT (test), guided by isnet-general-use", "models": [{"spec": "tiny-test"}],
+                "guide": {"name": "isnet-general-use", "file": "isnet-general-use.onnx"}}
+    with TestClient(create_app(MattingService(GuidedPredictor(predictor), ServeSettings(), describe))) as guided:
+        files = {"file": ("input.jpg", photo, "image/jpeg")}
+        assert guided.post("/api/remove", files=files, data={"model": "isnet-general-use"}).status_code == 200
+        answer = guided.post("/api/remove", files=files, data={"model": "u2net"})
+        assert answer.status_code == 422 and "guided by isnet-general-use" in answer.json()["detail"]
 
 
 def test_bad_uploads(client: TestClient) -> None:

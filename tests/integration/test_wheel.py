@@ -130,10 +130,10 @@ def test_the_wheel_installed_read_only_runs_matte_serve_and_export(tmp_path: Pat
     # folders are named by the source folder: the project environment's pymatting is the same files
     shared = Path(os.environ.get("NUMBA_CACHE_DIR") or numba_cache_dir())
     for folder in shared.glob("*_*") if shared.is_dir() else []:
-        if not (folder.name.startswith("inference_") or folder.name.startswith("gfm")):
+        if not folder.name.startswith(("inference_", "data_", "gfm")):  # gfm's own: compiled afresh for the wheel
             shutil.copytree(folder, home / "numba" / folder.name)
-    # where numba puts the wheel's solver: a folder named after .../site-packages/gfm/inference
-    solver_cache = home / "numba" / f"inference_{hashlib.sha1(str(package / 'inference').encode()).hexdigest()}"
+    # where numba puts the wheel's solver: a folder named after .../site-packages/gfm/data
+    solver_cache = home / "numba" / f"data_{hashlib.sha1(str(package / 'data').encode()).hexdigest()}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_CACHE_DIR", "GFM_"))}
     env.update(GFM_HOME=str(home), OMP_NUM_THREADS="1", PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}")
     before = _snapshot(package)

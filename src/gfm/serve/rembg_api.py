@@ -15,8 +15,9 @@ What rembg's fields mean here (GFM is a matting network: every answer is a matte
 
 * ``model``: a weights name of ``gfm matte --model`` that this server runs (default: the
   served model); rembg's segmentation model names (``u2net``, ``isnet-general-use``,
-  ``birefnet-general`` ...) go through :func:`guide_for_rembg_model`; a name without a
-  guide here is refused (422) with the names that are available.
+  ``birefnet-general`` ...) go through :func:`guide_for_rembg_model`: accepted when the
+  server runs that guide (``gfm serve --guide isnet-general-use``), else refused (422)
+  with what is available.
 * ``a``, ``af``, ``ab``, ``ae`` (alpha matting and its trimap thresholds), ``dc`` (colour
   decontamination), ``vm`` (ViTMatte): accepted and checked as rembg checks them; GFM
   mattes every image and estimates the foreground colours of every cutout, so they
@@ -149,13 +150,17 @@ def check_model(name: str | None, service: MattingService) -> None:
     served = served_names(service)
     if name is None or name in served:
         return
-    available = f"this server runs {', '.join(served) or 'one model'} (leave model out for it)"
+    serving_guide = (service.describe.get("guide") or {}).get("name")
+    available = f"this server runs {', '.join(served) or 'one model'}{f' guided by {serving_guide}' if serving_guide else ''} (leave model out for it)"
     if name in REMBG_MODELS:
         guide = guide_for_rembg_model(name)
         if guide is None:
             raise UploadError(422, f"model {name!r} is rembg's segmentation model; gfm has no guide standing in for it. "
                                    f"{available}; rembg names with a gfm guide: {', '.join(sorted(_GUIDES))}")
-        raise UploadError(422, f"model {name!r}: the {guide!r} guide is not available on this server yet; {available}")
+        if guide == serving_guide:
+            return  # rembg's segmentation model steers GFM here: the served predictor runs it
+        raise UploadError(422, f"model {name!r}: gfm's {guide!r} guide stands in for it, but this server runs without it; "
+                               f"{available}. Start `gfm serve --guide {guide}` (once: `gfm weights download {guide}`)")
     raise UploadError(422, f"model {name!r} is not served here: {available}. To serve other weights, start "
                            f"`gfm serve --model {name}` (names: `gfm weights list`)")
 
