@@ -35,7 +35,7 @@ else
 TORCH_PIP_ARGS :=
 endif
 
-.PHONY: test install browser clean
+.PHONY: test install browser clean dist
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -66,5 +66,11 @@ browser:
 test: $(STAMP) browser
 	$(PY) -m pytest -q
 
+# The sdist and the wheel, into dist/ (what `pip install gfm-matting` would get; the
+# wheel test, tests/integration/test_wheel.py, installs such a wheel read-only and runs it).
+dist: $(STAMP)
+	$(PY) -m build --no-isolation --outdir dist .
+	@ls -l dist
+
 clean:
-	rm -rf $(VENV) build src/*.egg-info
+	rm -rf $(VENV) build dist src/*.egg-info

@@ -5,24 +5,38 @@
 
 Starts ``gfm serve`` on 127.0.0.1, opens the page in headless Chromium (Debian's
 ``chromium`` and ``chromium-driver``), uploads ``examples/original/sample6.jpg``,
-paints one correction stroke, and writes ``docs/serve.png`` (a 256-colour PNG).
+paints one correction stroke, and writes ``docs/serve.png`` (a 256-colour PNG) with two text
+chunks saying what it shows: ``gfm-page`` (the SHA-256 of the page's files) and ``gfm-model``
+(the model line); ``tests/docs/test_repository.py`` fails when the page or the default
+strategy changed since the picture was taken.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
+import json
 import re
 import shutil
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def page_digest() -> str:
+    """SHA-256 of the page's files (gfm/serve/static), in name order."""
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "src" / "gfm" / "serve" / "static").iterdir()):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def main() -> None:
@@ -83,13 +97,19 @@ def main() -> None:
                 raise SystemExit("the correction did not arrive")
             time.sleep(0.2)
         png = driver.get_screenshot_as_png()
+        with urllib.request.urlopen(url[0].rstrip("/") + "/api/model", timeout=30) as answer:
+            model = json.load(answer)
     finally:
         driver.quit()
         server.terminate()
         server.wait(timeout=30)
     image = Image.open(io.BytesIO(png)).convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    image.save(args.out, optimize=True)
+    # What the picture shows, for tests/docs/test_repository.py: the page's files and the model line.
+    info = PngImagePlugin.PngInfo()
+    info.add_text("gfm-page", page_digest())
+    info.add_text("gfm-model", json.dumps({"summary": model.get("summary"), "strategy": model.get("strategy")}))
+    image.save(args.out, optimize=True, pnginfo=info)
     print(f"wrote {args.out} ({args.out.stat().st_size // 1024} KiB)")
 
 

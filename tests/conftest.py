@@ -13,6 +13,16 @@ import numpy as np
 import pytest
 from synthetic import write_backgrounds
 
+from gfm.compiled_cache import numba_cache_dir
+
+# One numba cache for the whole run and its subprocesses, the user's (fixed before any test
+# points GFM_HOME elsewhere): compiled once, not once per temporary GFM_HOME.
+os.environ.setdefault("NUMBA_CACHE_DIR", str(numba_cache_dir()))
+# Single-photo runs use PyTorch, as the tests of every other feature were written for (and
+# export nothing into their GFM_HOME); tests/integration/test_fast_start.py turns the quick
+# start on where it tests it.
+os.environ["GFM_FAST_START"] = "0"
+
 DEMO = Path(__file__).resolve().parent / "data" / "am2k"
 
 

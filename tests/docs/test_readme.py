@@ -98,6 +98,10 @@ def test_readme_python_snippet_runs(index: int, tmp_path: Path, default_weights:
     if "rgba" in namespace:
         result = namespace["result"]
         assert namespace["rgba"].shape == (1200, 800, 4) and result.alpha.shape == (1200, 800)  # type: ignore[attr-defined]
+    if "png" in namespace:  # gfm.remove: bytes in, PNG bytes out
+        assert isinstance(namespace["png"], bytes) and namespace["png"].startswith(b"\x89PNG\r\n\x1a\n")
+    if "layers" in namespace:  # gfm.remove: an array in, an array out
+        assert namespace["layers"].shape == (1200, 800, 4) and namespace["layers"].dtype.name == "uint8"  # type: ignore[attr-defined]
     if "fixed" in namespace:  # the guided correction: the painted square is foreground
         alpha = namespace["fixed"].alpha  # type: ignore[attr-defined]
         assert alpha.shape == (1200, 800) and (alpha[400:800, 300:500] == 1.0).all()

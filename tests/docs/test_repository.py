@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 from pathlib import Path
 
 from gfm.data.layouts import CACHE_DIR_NAME
@@ -69,3 +70,31 @@ def test_the_distribution_has_a_name_of_its_own() -> None:
     assert distribution.version == gfm.__version__
     scripts = {e.name: e.value for e in distribution.entry_points if e.group == "console_scripts"}
     assert scripts == {"gfm": "gfm.cli.main:console_main"}
+
+
+def test_the_readme_points_only_to_files_in_the_repository() -> None:
+    """Links and the notes it names (it once sent readers to a SPEC.md section that is not here)."""
+    readme = (ROOT / "README.md").read_text()
+    targets = re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", readme) + re.findall(r"`([A-Z][A-Z_]*\.md)`", readme)
+    missing = [t for t in targets if not t.startswith(("http://", "https://")) and not (ROOT / t).exists()]
+    assert not missing, missing
+
+
+def test_the_readme_screenshot_shows_the_current_page() -> None:
+    """docs/serve.png records what it shows (docs/make_screenshot.py): the page's files and the
+    model line. It once showed an older page (hybrid); retake it when either changes."""
+    import hashlib
+    import json
+
+    from PIL import Image
+
+    from gfm.hub.registry import DEFAULT_WEIGHTS, get_weights
+
+    with Image.open(ROOT / "docs" / "serve.png") as shot:
+        page, model = shot.info.get("gfm-page"), json.loads(shot.info.get("gfm-model", "{}"))
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "src" / "gfm" / "serve" / "static").iterdir()):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    retake = "retake it: .venv/bin/python docs/make_screenshot.py"
+    assert page == digest.hexdigest(), f"the page changed since docs/serve.png was taken; {retake}"
+    assert model.get("strategy") == get_weights(DEFAULT_WEIGHTS).strategy, f"the default strategy changed; {retake}"

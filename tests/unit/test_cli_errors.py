@@ -31,3 +31,23 @@ def test_unforeseen_os_errors_are_one_line(
     err = capsys.readouterr().err
     assert err.startswith(f"gfm convert: error: {words}") and err.count("\n") == 1
     assert err == f"gfm convert: error: {describe_os_error(error)}\n"
+
+
+def test_gfm_alone_prints_the_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: gfm") and "matte" in out and "serve" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "usage"),
+    [(["matte", "photo.jpg", "-o", "cut.png", "--bogus"], "usage: gfm matte "),
+     (["weights", "list", "--bogus"], "usage: gfm weights list"),
+     (["serve", "--bogus"], "usage: gfm serve ")],
+)
+def test_an_unknown_option_is_reported_with_its_sub_command(argv: list[str], usage: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(usage) and f"gfm {' '.join(usage.split()[2:])}: error: unrecognized arguments: --bogus" in err

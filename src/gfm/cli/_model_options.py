@@ -217,7 +217,8 @@ def load_models(args: argparse.Namespace) -> tuple[list[str], list[GFM]]:
 
     threads = args.threads or inference_threads()
     torch.set_num_threads(threads)  # a busy machine is not oversubscribed
-    os.environ.setdefault("NUMBA_NUM_THREADS", str(min(threads, os.cpu_count() or 1)))  # foreground sweeps (read when numba loads)
+    if "numba" not in sys.modules:  # read when numba loads; changed after its threads started, numba raises RuntimeError
+        os.environ.setdefault("NUMBA_NUM_THREADS", str(min(threads, os.cpu_count() or 1)))  # foreground sweeps
     specs = model_specs(args)
     progress = not getattr(args, "quiet", False) and sys.stderr.isatty()
     return specs, [load_model_spec(spec, rosta=args.rosta, progress=progress) for spec in specs]

@@ -17,12 +17,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="list missing partners, size mismatches, unreadable files and non-8-bit alphas",
         description=(
             "Check a dataset: AM-2k, P3M-10k (PM-10k), BG-20k, a folder with image and alpha "
-            "sub-folders, or any folder of images. Exits 0 when clean, 1 when problems were found."
+            "sub-folders, a folder of photos with their mattes side by side (NAME.jpg + NAME_alpha.png: "
+            "the same notion of a dataset as gfm evaluate --data and gfm train), or any folder of images. Exits 0 when clean, 1 when problems were found."
         ),
     )
     check.add_argument("root", help="dataset folder")
     check.add_argument(
-        "--layout", choices=("am2k", "p3m", "bg20k", "pairs", "images"), help="dataset layout (default: detected)"
+        "--layout", choices=("am2k", "p3m", "bg20k", "pairs", "flat", "images"),
+        help="dataset layout (default: detected; flat: photos with their mattes side by side, NAME.jpg + NAME_alpha.png)"
     )
     check.add_argument("--quick", action="store_true", help="read headers only (misses truncated files)")
     check.add_argument("--min-side", type=non_negative_int, default=0, metavar="PX",

@@ -61,13 +61,30 @@ def main(argv: Sequence[str] | None = None, *, fast_exit: bool = False) -> int:
     flush the output and end the process at once instead of returning.
     """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:  # `gfm` alone: what it can do, not an error
+        parser.print_help()
+        return 0
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # reported with the usage of the sub-command they were given to
+        _innermost_parser(parser, argv).error(f"unrecognized arguments: {' '.join(unknown)}")
     status = _run(args)
     if fast_exit and args.command in FAST_EXIT_COMMANDS:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(status)
     return status
+
+
+def _innermost_parser(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.ArgumentParser:
+    """The parser of the innermost sub-command named in ``argv`` (``gfm weights list ...``:
+    that of ``gfm weights list``)."""
+    current = parser
+    for token in argv:
+        choices = next((a.choices for a in current._actions if isinstance(a, argparse._SubParsersAction)), None)
+        if choices is not None and token in choices:
+            current = choices[token]
+    return current
 
 
 def _run(args: argparse.Namespace) -> int:

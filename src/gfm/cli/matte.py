@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gfm.cli import _fast_start
 from gfm.cli._arguments import add_progress_option
 from gfm.cli._model_options import (
     add_model_options,
@@ -22,6 +23,7 @@ from gfm.cli._model_options import (
     say_guide,
     say_models,
 )
+from gfm.cli._output_format import add_format_options, image_format, with_format
 from gfm.cli._sharding import merge_reports, take_share, under_torchrun
 
 if TYPE_CHECKING:
@@ -67,6 +69,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "  gfm matte cat.jpg --out out/ --strategy ensemble   # median of the r34 TT, FT, BT models\n"
             "  gfm matte cat.jpg --out out/ --hint cat_trimap.png  # guided: a trimap or painted hints\n"
             "  gfm matte portrait.jpg --out out/ --guide isnet-general-use  # ISNet says what is subject\n"
+            "  gfm matte incoming/ --out cutouts/ --watch          # keep cutting out the photos that land there\n"
             "  torchrun --nproc_per_node 4 -m gfm.cli.main matte photos/ -r --out mattes/  # 4 GPUs, a share each\n"
             "weights: --model takes a name from `gfm weights list` or a checkpoint path. The default,\n"
             "gfm-lite, is shipped with gfm (no download). The paper's checkpoints (e.g. gfm-r34-tt) are\n"
@@ -98,8 +101,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "an eighth of its time), ml (pymatting multi-level), cf (closed form, slow, the closest), blur (Blur-Fusion: "
         "as quick as fast, less exact), none (plain image x alpha)",
     )
-    parser.add_argument("--background", help="composite background: colour (white, green, #rrggbb, r,g,b) or image file (default white)")
+    parser.add_argument("--background", help="composite background: an image file, or a colour: a CSS name (white, purple ...; "
+                        "green is CSS green #008000, chroma green is #00b140), #rgb, #rrggbb, rgb(r,g,b) or r,g,b (default white)")
     parser.add_argument("--alpha-bits", type=int, choices=[8, 16], default=8, help="alpha PNG bit depth (default 8)")
+    add_format_options(parser)
     parser.add_argument(
         "--hint",
         type=Path,
@@ -114,6 +119,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--overwrite",
         action="store_true",
         help="also replace existing files that gfm matte did not write (its own earlier outputs are replaced anyway)",
+    )
+    parser.add_argument(
+        "--watch",
+        action="store_true",
+        help="keep running: matte the photos of the input folder, then each new or replaced one once it is completely "
+        "written (like rembg p -w); one line a photo; Ctrl-C stops. Uses watchdog when installed "
+        "(pip install 'gfm-matting[watch]'), else looks every half second",
     )
     add_progress_option(parser, dest="quiet")
     parser.set_defaults(func=under_torchrun(run, quiet="quiet"))  # torchrun: each process mattes its share
@@ -176,10 +188,15 @@ def _single_file_job(out: Path, kinds: list[str], jobs: list[MatteJob], problems
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.watch:
+        from gfm.cli.watch import run_watch
+
+        return run_watch(args)
     from tqdm import tqdm
 
     from gfm.inference.batch import (
         FOREGROUND_KINDS,
+        STDIO,
         BatchReport,
         MatteJob,
         OutputPipeline,
@@ -206,6 +223,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: --background is used by the composite output only; add it with --outputs {','.join(kinds)},composite",
               file=sys.stderr)
     found = collect_jobs(args.inputs, recursive=args.recursive)
+    found.jobs = with_format(found.jobs, image_format(args, args.out if single_file and str(args.out) != STDIO else None))
     if single_file:
         found.jobs = _single_file_job(args.out, kinds, found.jobs, found.problems)
         if found.jobs and not found.jobs[0].to_stdout:
@@ -225,10 +243,16 @@ def run(args: argparse.Namespace) -> int:
     hints_for = _hint_finder(args.hint, jobs)
     onnx_files = onnx_specs(args)
     guide = load_guide_option(args, quiet=args.quiet) if jobs else None
-    if onnx_files is not None:  # exported files: onnxruntime, no torch
-        predictor = build_onnx_predictor(args, onnx_files, guide)
+    quick = _fast_start.find(args, jobs, hints_for is not None) if onnx_files is None else None
+    if quick is not None:  # one photo, default weights: their checked ONNX export, no torch
+        from gfm.inference.fast_start import load_foreground_in_background
+
+        load_foreground_in_background(args.foreground, kinds)
+    if onnx_files is not None or quick is not None:  # exported files: onnxruntime, no torch
+        predictor = build_onnx_predictor(args, onnx_files or [quick.onnx], guide)  # type: ignore[union-attr]
         if not args.quiet:
-            print(f"model: {', '.join(m.name for m in predictor.models)}, strategy {predictor.strategy.name}, "
+            how = " through onnxruntime (the quick start for one photo)" if quick is not None else ""
+            print(f"model: {', '.join(m.name for m in predictor.models)}{how}, strategy {predictor.strategy.name}, "
                   f"precision {predictor.precision}", file=sys.stderr)
     else:
         specs, models = load_models(args)
@@ -338,6 +362,8 @@ def run(args: argparse.Namespace) -> int:
     if dropped_alpha:
         print(f"note: {dropped_alpha} input(s) had an alpha channel; it was ignored (the photo's colours were used)", file=sys.stderr)
     print(f"{report.done} matted, {report.skipped} skipped, {len(report.failures)} failed -> {args.out}{rate}", file=sys.stderr)
+    if quick is None and onnx_files is None and report.done:
+        _fast_start.offer(args, jobs, hints_for is not None, None if args.quiet else lambda text: print(text, file=sys.stderr, flush=True))
     for line in found.skipped:
         print(f"  skipped: {line}", file=sys.stderr)
     for line in report.failures:

@@ -38,10 +38,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         add_progress_option(p)
 
     fg = sub.add_parser("foregrounds", help="estimate foreground/background colours of a matting dataset",
-                        description="Estimate F and B of every image of a matting dataset into the cache.")
+                        description="Estimate F and B of every image of a matting dataset into the cache. The time it "
+                        "will take is estimated and printed first.")
     common(fg)
-    fg.add_argument("--method", choices=("cf", "ml"), default="cf",
-                    help="cf: closed form of Levin et al. (the paper, default); ml: multi-level, much faster")
+    fg.add_argument("--method", choices=("cf", "ml", "fast"), default="cf",
+                    help="cf: closed form of Levin et al. (the paper, default); ml: multi-level, much faster; fast: the "
+                    "multi-level energy on the transition band (what gfm matte uses), faster still")
     fg.set_defaults(func=run_foregrounds)
 
     dn = sub.add_parser(
@@ -56,7 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     common(dn)
     dn.add_argument("--denoiser", choices=("bm3d", "nlm"), default="bm3d", help="default: bm3d (the paper)")
-    dn.add_argument("--method", choices=("cf", "ml"), default="cf", help="which cached foregrounds (matting datasets; default cf)")
+    dn.add_argument("--method", choices=("cf", "ml", "fast"), default="cf", help="which cached foregrounds (matting datasets; default cf)")
     dn.set_defaults(func=run_denoise)
 
     bg = sub.add_parser(
@@ -127,6 +129,15 @@ def run_foregrounds(args: argparse.Namespace) -> int:
     for problem in split.problems:
         print(f"skipped: {problem.message}")
     tasks = foreground_tasks(split.samples, _cache(args), args.method)
+    from gfm.data.workload import SAMPLED_HEADERS, Workload, advice, megapixels
+
+    todo = [t.image for t in tasks if args.force or not (t.fg_out.is_file() and t.bg_out.is_file())]
+    work = Workload()
+    work.add("foregrounds", len(todo), megapixels(todo, SAMPLED_HEADERS), args.method)
+    if work.rows:  # said before it starts: the closed form takes seconds a megapixel
+        tips = advice(work, args.method, None, "--method")
+        print(f"gfm prepare foregrounds: {work.describe(min(args.workers, len(todo)))} on this kind of CPU with "
+              f"{min(args.workers, len(todo))} worker(s){'; ' + tips if tips else ''}", file=sys.stderr, flush=True)
     report = run_tasks(tasks, workers=args.workers, force=args.force, progress=not args.no_progress,
                        desc=f"foregrounds ({args.method})")
     code = _finish(report, f"{split.name} foregrounds")

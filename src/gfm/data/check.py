@@ -3,7 +3,8 @@
 Problems found (``Problem.kind``):
 
 * ``missing-alpha`` / ``missing-image`` / ``missing-trimap``: a file without its partner;
-* ``duplicate-stem``: two files of one folder share a stem (``x.jpg``, ``x.png``);
+* ``duplicate-stem``: two files of one folder share a stem (``x.jpg``, ``x.png``; in a
+  folder of images, with how to name a matte so that the folder is the ``flat`` layout);
 * ``unreadable``: empty, truncated or corrupt file;
 * ``alpha-not-8bit``: an alpha matte or trimap that is RGB, 16-bit, palette, ...;
 * ``size-mismatch``: image, alpha and trimap sizes differ (EXIF orientation applied);
@@ -22,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from gfm.data.files import Header, alpha_mode_problem, read_header
+from gfm.data.flat_layout import same_stem_hint
 from gfm.data.layouts import (
     ImageSplit,
     MattingSplit,
@@ -159,6 +161,13 @@ def check_image_split(
     problems: list[Problem] = []
     if not split.images:
         problems.append(Problem(split.root, "empty", f"{split.root} ({split.name}): no images found"))
+    by_folder: dict[Path, list[Path]] = {}
+    for path in split.images:
+        by_folder.setdefault(path.parent, []).append(path)
+    for files in by_folder.values():  # x.jpg + x.png: perhaps a photo and its matte, which the flat layout names apart
+        hint = same_stem_hint(files)
+        if hint:
+            problems.append(Problem(files[0].parent, "duplicate-stem", f"{files[0].parent}: {hint}"))
     for path in split.images:
         header, found = _check_file(path, "image", decode)
         problems += found
@@ -170,7 +179,7 @@ def check_image_split(
 
 
 def _splits(root: Path, layout: str) -> Iterable[MattingSplit | ImageSplit]:
-    if layout in ("am2k", "p3m", "pairs"):
+    if layout in ("am2k", "p3m", "pairs", "flat"):
         return matting_splits(root, layout)
     if layout == "bg20k":
         return [bg20k_split(root, s) for s in ("train", "testval")]

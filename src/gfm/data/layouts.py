@@ -49,7 +49,7 @@ IMAGE_DIR_NAMES: tuple[str, ...] = (
 ALPHA_DIR_NAMES: tuple[str, ...] = ("mask", "alpha", "alphas", "matte", "mattes", "masks")
 TRIMAP_DIR_NAMES: tuple[str, ...] = ("trimap", "trimaps")
 CACHE_DIR_NAME = "gfm-cache"
-LAYOUTS: tuple[str, ...] = ("am2k", "p3m", "bg20k", "pairs", "images")
+LAYOUTS: tuple[str, ...] = ("am2k", "p3m", "bg20k", "pairs", "flat", "images")
 #: P3M-10k validation subsets and the folder holding each one's images.
 P3M_SUBSETS: dict[str, str] = {"P3M-500-P": "blurred_image", "P3M-500-NP": "original_image"}
 
@@ -361,10 +361,15 @@ def detect_layout(root: str | os.PathLike[str]) -> str:
         return "pairs"
     if (root / "train").is_dir() and (root / "testval").is_dir():
         return "bg20k"
+    from gfm.data.flat_layout import is_flat_folder
+
+    if is_flat_folder(root):
+        return "flat"
     if list_images(root, recursive=True):
         return "images"
     raise InputError(
-        f"{root}: no known dataset layout (AM-2k, P3M-10k, BG-20k, image+alpha folders) and no images"
+        f"{root}: no known dataset layout (AM-2k, P3M-10k, BG-20k, image+alpha folders, photos with their "
+        "mattes side by side) and no images"
     )
 
 
@@ -382,6 +387,10 @@ def matting_splits(root: str | os.PathLike[str], layout: str | None = None) -> l
         return splits
     if layout == "pairs":
         return [pairs_split(root)]
+    if layout == "flat":
+        from gfm.data.flat_layout import flat_split
+
+        return [flat_split(root)]
     raise InputError(f"{root}: layout {layout!r} holds no alpha mattes")
 
 
@@ -399,7 +408,12 @@ def matting_split(root: str | os.PathLike[str], split: str | None = None, layout
         return p3m_split(root, split or "train")
     if layout == "pairs":
         return pairs_split(root)
-    raise InputError(f"{root}: layout {layout!r} holds no alpha mattes; expected AM-2k, P3M-10k or image+alpha folders")
+    if layout == "flat":
+        from gfm.data.flat_layout import flat_split
+
+        return flat_split(root)
+    raise InputError(f"{root}: layout {layout!r} holds no alpha mattes; expected AM-2k, P3M-10k, image+alpha folders "
+                     "or photos with their mattes side by side (NAME.jpg + NAME_alpha.png)")
 
 
 def background_split(root: str | os.PathLike[str], split: str | None = None, layout: str | None = None) -> ImageSplit:
@@ -475,10 +489,16 @@ def validation_split(root: str | os.PathLike[str], subset: str | None = None) ->
         return _p3m_subset(root, named[0], root)
     if _first_dir(root, IMAGE_DIR_NAMES) and _first_dir(root, ALPHA_DIR_NAMES):
         return replace(pairs_split(root), name=str(root))
+    from gfm.data.flat_layout import DESCRIPTION, flat_split, is_flat_folder, same_stem_hint
+
+    if is_flat_folder(root):
+        return replace(flat_split(root), name=str(root))
+    hint = same_stem_hint(list_images(root))
     raise InputError(
         f"{root}: not a known dataset layout. Expected AM-2k ({root}/validation/original + mask "
         f"[+ trimap]), P3M-10k ({root}/validation/P3M-500-P/blurred_image + mask, "
-        f"P3M-500-NP/original_image + mask) or an image folder and an alpha folder "
-        f"({', '.join(IMAGE_DIR_NAMES[:2])}, ... and {', '.join(ALPHA_DIR_NAMES[:2])}, ...) under {root}. "
+        f"P3M-500-NP/original_image + mask), an image folder and an alpha folder "
+        f"({', '.join(IMAGE_DIR_NAMES[:2])}, ... and {', '.join(ALPHA_DIR_NAMES[:2])}, ...) under {root}, "
+        f"or {DESCRIPTION}{' (' + hint + ')' if hint else ''}. "
         "For other data pass --images DIR --alphas DIR [--trimaps DIR]"
     )

@@ -46,7 +46,7 @@ class DataSection:
     crop_sizes: list[int] = field(default_factory=lambda: [640, 960, 1280])
     out_size: int = 320
     workers: int | None = None  # data-loader processes (None: 0 for epochs under 8 batches, else 2; gfm.cpu)
-    foreground_method: Literal["cf", "ml"] = "cf"  # which cached foreground estimate (closed form = paper)
+    foreground_method: Literal["cf", "ml", "fast"] = "cf"  # which cached foreground estimate (closed form = paper)
     denoiser: Literal["bm3d", "nlm"] = "bm3d"  # RSSN denoiser (BM3D = paper; NLM much faster)
     use_cache: bool = True  # read precomputed foregrounds / denoised images (gfm prepare)
     compute_missing: bool = False  # compute what the cache lacks on the fly (slow: BM3D)

@@ -29,23 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from gfm.errors import CheckpointError, ConfigError, WeightsNotFoundError
+from gfm.home import ENV_HOME, gfm_home
 from gfm.hub.registry import WeightsEntry, get_weights
 from gfm.io.atomic import atomic_write
 
-ENV_HOME = "GFM_HOME"
 KNOWN_HASHES_FILE = "known_hashes.json"
 _FORMAT = 1
 _CHUNK = 1 << 20
-
-
-def gfm_home() -> Path:
-    """The cache root: ``$GFM_HOME`` if set, else the platform's user cache folder."""
-    value = os.environ.get(ENV_HOME)
-    if value:
-        return Path(value).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("gfm"))
 
 
 def weights_dir() -> Path:

@@ -35,6 +35,25 @@ FILE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp")
 _ALPHA_KINDS = ("alpha", "trimap")  # written as grayscale PNG whatever the suffix
 
 
+#: Outputs whose file format ``--format`` chooses.
+COLOUR_KINDS = ("cutout", "foreground", "composite")
+#: ``--format`` values: the suffix of the colour outputs in a folder run.
+IMAGE_FORMATS = {"png": ".png", "webp": ".webp"}
+
+
+@dataclass(frozen=True)
+class ImageFormat:
+    """The file format of the colour outputs.
+
+    Attributes:
+        suffix: ``".png"`` or ``".webp"`` (``-o FILE``: the file's suffix).
+        quality: WebP (and JPEG) quality 1..100; ``None``: lossless WebP. PNG is always lossless.
+    """
+
+    suffix: str = ".png"
+    quality: int | None = None
+
+
 @dataclass(frozen=True)
 class MatteJob:
     """One input image and where its outputs go (``out_dir / relative_stem + _KIND.png``,
@@ -45,11 +64,15 @@ class MatteJob:
     source: Path
     relative_stem: Path
     target: Path | None = None
+    #: How the colour outputs (cutout, foreground, composite) are written; alphas and
+    #: trimaps are always grayscale PNG, the preview JPEG.
+    image_format: ImageFormat = ImageFormat()
 
     def output(self, out_dir: Path, kind: str) -> Path:
         if self.target is not None:
             return self.target
-        return out_dir / self.relative_stem.parent / f"{self.relative_stem.name}_{kind}{_OUTPUT_SUFFIX[kind]}"
+        suffix = self.image_format.suffix if kind in COLOUR_KINDS else _OUTPUT_SUFFIX[kind]
+        return out_dir / self.relative_stem.parent / f"{self.relative_stem.name}_{kind}{suffix}"
 
     @property
     def from_stdin(self) -> bool:
@@ -91,11 +114,11 @@ def stdout_suffix(kind: str) -> str:
 # Every output of gfm matte carries this mark (PNG "Software" text, JPEG comment):
 # a rerun replaces such files by default and never takes them as inputs.
 OUTPUT_MARK = "gfm matte"
-_OUTPUT_NAME = re.compile(rf".+_({'|'.join(OUTPUT_KINDS)})\.(png|jpg)")
+_OUTPUT_NAME = re.compile(rf".+_({'|'.join(OUTPUT_KINDS)})\.(png|jpg|webp)")
 
 
 def is_matte_output(path: Path) -> bool:
-    """Whether ``path`` is a file gfm matte wrote (named ``*_KIND.png|jpg`` and marked)."""
+    """Whether ``path`` is a file gfm matte wrote (named ``*_KIND.png|jpg|webp`` and marked)."""
     from gfm.io.images import read_mark
 
     return bool(_OUTPUT_NAME.fullmatch(path.name)) and read_mark(path) == OUTPUT_MARK
@@ -345,16 +368,17 @@ def write_outputs(
                     f"{target.parent}: a file is in the way of this output folder; move it, or choose another --out"
                 ) from None
             options = {"replace": replace.get(kind, True), "mark": OUTPUT_MARK}
+            colour_options = {**options, "quality": job.image_format.quality}
             if kind == "alpha":
                 write_alpha(target, alpha, bits=alpha_bits, **options)
             elif kind == "trimap":
                 write_alpha(target, _trimap_alpha(trimap), **options)
             elif kind == "cutout":
-                write_image(target, cutout(foreground, alpha), **options)
+                write_image(target, cutout(foreground, alpha), **colour_options)
             elif kind == "foreground":
-                write_image(target, foreground, **options)
+                write_image(target, foreground, **colour_options)
             elif kind == "composite":
-                write_image(target, composite(foreground, alpha, background), **options)
+                write_image(target, composite(foreground, alpha, background), **colour_options)
             elif kind == "preview":
                 write_image(target, preview(image, alpha, foreground), **options)
             written.append(target)

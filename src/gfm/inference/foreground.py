@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from gfm.errors import InputError
+from gfm.io.colors import COLOUR_FORMS, parse_rgb
 from gfm.io.images import alpha_to_uint8
 
 FOREGROUND_METHODS = ("fast", "ml", "cf", "blur", "none")
@@ -123,20 +124,9 @@ def cutout(foreground: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 
 
 def parse_color(text: str) -> tuple[int, int, int]:
-    """``"#00ff00"``, ``"0,255,0"`` or a name (white, black, green, blue, red, gray) -> RGB."""
-    names = {"white": (255, 255, 255), "black": (0, 0, 0), "green": (0, 177, 64), "blue": (0, 71, 187), "red": (255, 0, 0), "gray": (128, 128, 128), "grey": (128, 128, 128)}
-    value = text.strip().lower()
-    if value in names:
-        return names[value]
-    try:
-        if value.startswith("#") and len(value) == 7:
-            return tuple(int(value[i : i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
-        parts = [int(p) for p in value.split(",")]
-        if len(parts) == 3 and all(0 <= p <= 255 for p in parts):
-            return tuple(parts)  # type: ignore[return-value]
-    except ValueError:
-        pass
-    raise InputError(f"cannot read colour {text!r}; use a name (white, green...), #rrggbb or r,g,b")
+    """A colour as RGB: CSS names, ``#rgb``, ``#rrggbb``, ``rgb(...)`` or ``r,g,b``
+    (:func:`gfm.io.colors.parse_rgb`, the one colour parser of the CLI and the API)."""
+    return parse_rgb(text)
 
 
 def parse_background(text: str) -> tuple[int, int, int] | np.ndarray:
@@ -158,7 +148,7 @@ def parse_background(text: str) -> tuple[int, int, int] | np.ndarray:
     if path.is_file():
         return read_image(path)
     if path.suffix.lower() in IMAGE_SUFFIXES or "/" in text or os.sep in text:
-        raise InputError(f"background {text}: no such image file; give an existing image, or a colour (white, green, #rrggbb, r,g,b)")
+        raise InputError(f"background {text}: no such image file; give an existing image, or a colour ({COLOUR_FORMS})")
     return parse_color(text)
 
 

@@ -6,29 +6,54 @@
 
 The counterpart of rembg's ``remove(image)``. Each (model, strategy, device)
 is loaded once and kept for later calls (:func:`clear_loaded_models` frees them).
+In a process that has not imported PyTorch, the default weights run through
+onnxruntime when ``gfm matte`` has cached their checked export
+(:mod:`gfm.inference.fast_start`): the first cutout comes without PyTorch's start-up.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import sys
 from functools import lru_cache
-from typing import overload
+from typing import TYPE_CHECKING, overload
 
 import numpy as np
 from PIL import Image
 
-from gfm.inference.predictor import ImageInput, Predictor
+if TYPE_CHECKING:
+    from gfm.inference.onnx_runtime import OnnxPredictor
+    from gfm.inference.predictor import ImageInput, Predictor
 
 
 @lru_cache(maxsize=2)
 def _predictor(model: str, strategy: str | None, device: str, guide: str) -> Predictor:
+    from gfm.inference.predictor import Predictor
+
     return Predictor.from_name(model, strategy, device=device, guide=guide)
+
+
+@lru_cache(maxsize=2)
+def _quick_predictor(strategy: str | None, guide: str) -> OnnxPredictor | None:
+    """The default weights through onnxruntime when ``gfm matte`` has cached their checked
+    export (:mod:`gfm.inference.fast_start`) and PyTorch is not loaded yet: no torch import."""
+    from gfm.inference import fast_start
+
+    record = fast_start.find()
+    if record is None:
+        return None
+    fast_start.load_foreground_in_background("fast")  # meanwhile (only "fast" is loaded so)
+    from gfm.inference.guide import load_guide
+    from gfm.inference.onnx_runtime import OnnxPredictor
+
+    return OnnxPredictor(record.onnx, strategy, guide=load_guide(guide, progress=False))
 
 
 def clear_loaded_models() -> None:
     """Forget the predictors :func:`remove` keeps loaded (frees their memory)."""
     _predictor.cache_clear()
+    _quick_predictor.cache_clear()
 
 
 @overload
@@ -78,10 +103,14 @@ def remove(
             be downloaded (the message says how to get them).
         gfm.errors.InputError: an unreadable image.
     """
-    from gfm.inference.models import default_model_name
+    predictor: Predictor | OnnxPredictor | None = None
+    if model is None and device in ("auto", "cpu") and ("torch" not in sys.modules or _quick_predictor.cache_info().currsize):
+        predictor = _quick_predictor(strategy, os.fspath(guide))
+    if predictor is None:
+        from gfm.inference.models import default_model_name
 
-    spec = default_model_name() if model is None else os.fspath(model)
-    predictor = _predictor(spec, strategy, device, os.fspath(guide))
+        spec = default_model_name() if model is None else os.fspath(model)
+        predictor = _predictor(spec, strategy, device, os.fspath(guide))
     if isinstance(image, (bytes, bytearray)):
         from gfm.io import decode_image
 

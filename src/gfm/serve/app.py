@@ -10,6 +10,7 @@
 ``POST /api/sessions/{id}/matte``      a hint map in (multipart ``hint`` or a raw PNG; none = plain)
                                        -> the corrected PNG, without running the network again
 ``DELETE /api/sessions/{id}``          forget an image
+``POST /api/remove``                   rembg's API (:mod:`gfm.serve.rembg_api`)
 ``GET /openapi.json``                  the API's description (from the framework; no ``/docs`` or
                                        ``/redoc`` pages: they load scripts from a CDN)
 ====================================== =============================================================
@@ -34,6 +35,7 @@ from gfm import __version__
 from gfm.errors import GFMError, ImageTooLargeError, InputError
 from gfm.inference.foreground import parse_color
 from gfm.serve.guard import RequestGuard
+from gfm.serve.rembg_api import add_rembg_routes
 from gfm.serve.service import Busy, MattingService, Rendered, RenderOptions, SessionNotFound
 from gfm.serve.uploads import UploadError, media_type, parse_multipart, read_body
 from gfm.serve.validation import install_error_handlers, strict_query
@@ -172,7 +174,7 @@ def create_app(service: MattingService) -> FastAPI:
         request: Request,
         output: Output = Query("cutout", description=_OUTPUT_HELP),
         foreground: ForegroundMethod = Query("fast", description="foreground colours: fast (pymatting's multi-level energy on the transition band; default), ml (pymatting multi-level), blur (Blur-Fusion: quick, less exact) or none (image x alpha)"),
-        background: str = Query("white", description="composite colour: a name, #rrggbb or r,g,b"),
+        background: str = Query("white", description="composite colour: a CSS name (white, purple ...), #rgb, #rrggbb, rgb(r,g,b) or r,g,b"),
         alpha_bits: int = Query(8, description="bit depth of output=alpha: 8 or 16"),
         max_side: int | None = Query(None, ge=16, le=65536, description="a preview: scale the output so that its longer side is at most this many pixels (faster foreground colours); default full size"),
     ) -> Response:
@@ -198,7 +200,7 @@ def create_app(service: MattingService) -> FastAPI:
         request: Request,
         output: Output = Query("cutout", description=_OUTPUT_HELP),
         foreground: ForegroundMethod = Query("fast", description="foreground colours: fast (default), ml, blur or none"),
-        background: str = Query("white", description="composite colour: a name, #rrggbb or r,g,b"),
+        background: str = Query("white", description="composite colour: a CSS name (white, purple ...), #rgb, #rrggbb, rgb(r,g,b) or r,g,b"),
         alpha_bits: int = Query(8, description="bit depth of output=alpha: 8 or 16"),
         max_side: int | None = Query(None, ge=16, le=65536, description="a preview: scale the output so that its longer side is at most this many pixels (faster foreground colours); default full size"),
     ) -> Response:
@@ -225,6 +227,7 @@ def create_app(service: MattingService) -> FastAPI:
             raise SessionNotFound(session_id)
         return Response(status_code=204)
 
+    add_rembg_routes(app, service)
     return app
 
 

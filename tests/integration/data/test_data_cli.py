@@ -251,3 +251,24 @@ def test_an_interrupted_rerun_leaves_only_listed_files(
     assert listed == {str(p.relative_to(out)) for p in out.rglob("*.png")}
     monkeypatch.setattr(materialise, "compose", real)
     assert _compose(am2k_copy, backgrounds_dir, out, "--route", "coco", "--fg-method", "ml") == 0
+
+
+def test_long_foreground_work_is_estimated_before_it_starts(am2k_copy: Path, backgrounds_dir: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """compose --compute-missing and prepare foregrounds say how long they will take, and offer fast."""
+    from gfm.data import workload
+
+    assert main(["prepare", "foregrounds", str(am2k_copy), "--method", "fast", "--workers", "1", "-q"]) == 0
+    err = capsys.readouterr().err
+    assert "gfm prepare foregrounds: 3 foregrounds (fast, " in err and "about 1 s" in err
+    assert main(["prepare", "foregrounds", str(am2k_copy), "--method", "fast", "--workers", "1", "-q"]) == 0
+    assert "gfm prepare foregrounds:" not in capsys.readouterr().err  # nothing left to do: nothing to estimate
+    monkeypatch.setitem(workload.SECONDS_PER_MEGAPIXEL, "cf", 1000.0)  # a slow machine: the advice appears
+    assert _compose(am2k_copy, backgrounds_dir, tmp_path / "a", "--limit", "1", "--fg-method", "cf") == 0
+    err = capsys.readouterr().err
+    assert "gfm compose: computing what the cache lacks: 1 foregrounds (cf, " in err
+    assert "--fg-method fast takes about" in err  # long (on this pretend machine): the fast solver is offered
+    work = workload.Workload()
+    work.add("foregrounds", 3, 0.5, "cf")
+    assert work.describe() == f"3 foregrounds (cf, 0.5 MP): about {workload.duration(0.5 * workload.SECONDS_PER_MEGAPIXEL['cf'])}"
+    assert "--method fast takes about" in workload.advice(work, "cf", None, "--method")

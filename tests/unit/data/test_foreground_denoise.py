@@ -111,3 +111,18 @@ def test_bm3d_on_colour_equals_the_packages_rgb_routine(demo_pairs) -> None:
     patch = image[100:164, 150:230]
     reference = np.clip(np.rint(bm3d.bm3d_rgb(patch / 255.0, 6 / 255.0) * 255.0), 0, 255)
     assert np.abs(denoise(patch, "bm3d", sigma=6.0).astype(int) - reference).max() <= 1
+
+
+def test_fast_gives_rssn_both_colours_close_to_the_closed_form(demo_pairs) -> None:
+    """--method fast (gfm.data.band_solver): F and B from one solve, near cf's, and they recompose the image."""
+    _, image, alpha = demo_pairs[2]
+    small = (cv2.resize(image, (200, 112), interpolation=cv2.INTER_AREA),
+             cv2.resize(alpha, (200, 112), interpolation=cv2.INTER_AREA))
+    f_cf, b_cf = estimate_foreground(*small, "cf")
+    f_fast, b_fast = estimate_foreground(*small, "fast")
+    assert f_fast.dtype == b_fast.dtype == np.uint8 and f_fast.shape == b_fast.shape == small[0].shape
+    mostly_fg, mostly_bg = small[1] > 128, small[1] < 128
+    assert np.abs(f_cf[mostly_fg].astype(int) - f_fast[mostly_fg]).mean() < 6.0
+    assert np.abs(b_cf[mostly_bg].astype(int) - b_fast[mostly_bg]).mean() < 6.0
+    assert np.abs(alpha_blend(f_fast, b_fast, small[1]).astype(int) - small[0]).mean() < 2.0
+    assert (b_fast[small[1] == 0] == small[0][small[1] == 0]).all()  # B is the image where nothing is in front
