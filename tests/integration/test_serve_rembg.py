@@ -63,7 +63,7 @@ def predictor() -> Predictor:
 @pytest.fixture(scope="module")
 def client(predictor: Predictor) -> Iterator[TestClient]:
     describe = {"summary": "tiny-TT (test)", "models": [{"spec": "tiny-test", "variant": "tiny-TT"}]}
-    with TestClient(create_app(MattingService(GuidedPredictor(predictor), ServeSettings(), describe))) as test_client:
+    with TestClient(create_app(MattingService(GuidedPredictor(predictor), ServeSettings(), describe)), base_url="http://127.0.0.1:8000") as test_client:
         yield test_client
 
 
@@ -138,7 +138,7 @@ def test_a_rembg_model_name_is_served_by_its_guide(predictor: Predictor, photo: 
     """model=isnet-general-use on a server started with --guide isnet-general-use: accepted."""
     describe = {"summary": "tiny-TT (test), guided by isnet-general-use", "models": [{"spec": "tiny-test"}],
                 "guide": {"name": "isnet-general-use", "file": "isnet-general-use.onnx"}}
-    with TestClient(create_app(MattingService(GuidedPredictor(predictor), ServeSettings(), describe))) as guided:
+    with TestClient(create_app(MattingService(GuidedPredictor(predictor), ServeSettings(), describe)), base_url="http://127.0.0.1:8000") as guided:
         files = {"file": ("input.jpg", photo, "image/jpeg")}
         assert guided.post("/api/remove", files=files, data={"model": "isnet-general-use"}).status_code == 200
         answer = guided.post("/api/remove", files=files, data={"model": "u2net"})
@@ -159,6 +159,16 @@ def test_bad_uploads(client: TestClient) -> None:
 def test_fetching_a_url_is_refused(client: TestClient) -> None:
     answer = client.get("/api/remove", params={"url": "http://169.254.169.254/latest/meta-data"})
     assert answer.status_code == 403 and "does not fetch images from URLs" in answer.json()["detail"]
+
+
+def test_remove_checks_its_own_query_strictly(client: TestClient) -> None:
+    """The app-wide strict query check leaves /api/remove to itself (its fields may come in the query):
+    an unknown or repeated query parameter is still a 422 with the reason."""
+    photo = {"file": ("input.jpg", (EXAMPLES / "sample2.jpg").read_bytes(), "image/jpeg")}
+    unknown = client.post("/api/remove?bgcolour=1", files=photo)
+    assert unknown.status_code == 422 and "unknown query parameter 'bgcolour'" in unknown.json()["detail"]
+    twice = client.post("/api/remove?om=true&om=false", files=photo)
+    assert twice.status_code == 422 and "'om' given more than once" in twice.json()["detail"]
 
 
 # ------------------------------------------------------------------ rembg's README, verbatim, against a real server

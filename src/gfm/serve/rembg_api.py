@@ -43,9 +43,11 @@ from PIL import Image
 from gfm.errors import InputError
 from gfm.inference.foreground import cutout, estimate_foreground
 from gfm.io.colors import COLOUR_FORMS, RGBA, parse_rgba
-from gfm.io.images import PNG_COMPRESS_LEVEL, decode_image
+from gfm.io.images import decode_image
+from gfm.io.writers import PNG_COMPRESS_LEVEL
 from gfm.serve.service import MattingService
 from gfm.serve.uploads import UploadError, media_type, parse_multipart, read_body
+from gfm.serve.validation import checks_own_query
 
 #: rembg's model names (rembg 2.0.86, ``rembg.sessions.sessions_names``).
 REMBG_MODELS = (
@@ -202,6 +204,7 @@ def add_rembg_routes(app: FastAPI, service: MattingService) -> None:
 
     @app.get("/api/remove", summary="rembg's fetch-a-URL endpoint: refused (the server fetches nothing)", status_code=403,
              responses={403: {"description": "gfm serve never fetches URLs"}})
+    @checks_own_query  # any query (rembg's ?url=...) gets the reason below
     async def remove_from_url(request: Request) -> JSONResponse:
         return JSONResponse(
             {"detail": "gfm serve does not fetch images from URLs: a server that downloads whatever a client names can be "
@@ -216,11 +219,16 @@ def add_rembg_routes(app: FastAPI, service: MattingService) -> None:
                   "properties": {"file": {"type": "string", "format": "binary"}, "model": {"type": "string"},
                                  **{name: {"type": "boolean", "default": False} for name in _FLAGS},
                                  **{name: {"type": "integer", "default": spec[0]} for name, spec in _NUMBERS.items()}}}}}}})
+    @checks_own_query  # rembg's fields come in the form or the query: checked here, once each
     async def remove(request: Request) -> Response:
         query = dict(request.query_params)
         unknown = sorted(set(query) - set(_QUERY_FIELDS))
         if unknown:
             raise UploadError(422, f"unknown query parameter {unknown[0]!r}; /api/remove takes {', '.join(_QUERY_FIELDS)}")
+        names = [name for name, _ in request.query_params.multi_items()]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise UploadError(422, f"query parameter {repeated[0]!r} given more than once; give it once")
         async with service.admission():
             body = await read_body(request.stream(), request.headers.get("content-length"), service.settings.max_upload_bytes,
                                    service.settings.upload_timeout_s)

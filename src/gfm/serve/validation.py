@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import types
 import typing
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class QueryError(Exception):
@@ -64,7 +68,7 @@ async def strict_query(request: Request) -> None:
         QueryError: naming the parameter and the ones the endpoint takes.
     """
     route = request.scope.get("route")
-    if route is None or not hasattr(route, "dependant"):
+    if route is None or not hasattr(route, "dependant") or getattr(getattr(route, "endpoint", None), "checks_own_query", False):
         return
     declared = _declared(route)
     seen: set[str] = set()
@@ -75,6 +79,13 @@ async def strict_query(request: Request) -> None:
         if name in seen and not declared[name]:
             raise QueryError(f"query parameter {name!r} given more than once; give it once")
         seen.add(name)
+
+
+def checks_own_query(endpoint: F) -> F:
+    """Mark an endpoint that reads and checks its query itself (rembg's ``/api/remove``, whose
+    fields may come in the form or the query): :func:`strict_query` leaves it alone."""
+    endpoint.checks_own_query = True  # type: ignore[attr-defined]
+    return endpoint
 
 
 def describe_validation_error(error: RequestValidationError) -> str:
@@ -106,4 +117,4 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": f"internal error ({type(error).__name__}); this is a bug in gfm serve, please report it"}, status_code=500)
 
 
-__all__ = ["QueryError", "describe_validation_error", "install_error_handlers", "strict_query"]
+__all__ = ["QueryError", "checks_own_query", "describe_validation_error", "install_error_handlers", "strict_query"]
