@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from gfm.cli.main import main
-from gfm.io.images import read_mark
+from gfm.io.writers import read_mark
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "original"
 

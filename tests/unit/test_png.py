@@ -12,7 +12,7 @@ from PIL import Image
 
 from gfm.errors import InputError
 from gfm.io import png, read_alpha, read_image
-from gfm.io.images import read_mark, write_alpha, write_image
+from gfm.io.writers import read_mark, write_alpha, write_image
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 

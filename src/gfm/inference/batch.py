@@ -119,7 +119,7 @@ _OUTPUT_NAME = re.compile(rf".+_({'|'.join(OUTPUT_KINDS)})\.(png|jpg|webp)")
 
 def is_matte_output(path: Path) -> bool:
     """Whether ``path`` is a file gfm matte wrote (named ``*_KIND.png|jpg|webp`` and marked)."""
-    from gfm.io.images import read_mark
+    from gfm.io.writers import read_mark
 
     return bool(_OUTPUT_NAME.fullmatch(path.name)) and read_mark(path) == OUTPUT_MARK
 
@@ -256,7 +256,7 @@ def _written_by_matte(job: MatteJob, path: Path) -> bool:
     """Whether ``path``, an output of ``job``, is a file gfm matte wrote: named and
     marked as its outputs are, or, for the one file of ``-o FILE``, marked."""
     if job.target is not None:
-        from gfm.io.images import read_mark
+        from gfm.io.writers import read_mark
 
         return read_mark(path) == OUTPUT_MARK
     return is_matte_output(path)

@@ -22,7 +22,7 @@ import numpy as np
 
 from gfm.errors import InputError
 from gfm.io.colors import COLOUR_FORMS, parse_rgb
-from gfm.io.images import alpha_to_uint8
+from gfm.io.writers import alpha_to_uint8
 
 FOREGROUND_METHODS = ("fast", "ml", "cf", "blur", "none")
 DEFAULT_FOREGROUND = "fast"  # measured: closest to the true colours of the fast methods (benchmarks/foreground.py)

@@ -34,7 +34,8 @@ from gfm.inference.foreground import composite, cutout, estimate_foreground
 from gfm.inference.guided import GuidedPredictor, NetworkMaps
 from gfm.inference.predictor import MattingResult
 from gfm.io.hints import decode_hint
-from gfm.io.images import PNG_COMPRESS_LEVEL, decode_image
+from gfm.io.images import decode_image
+from gfm.io.writers import PNG_COMPRESS_LEVEL
 from gfm.serve.memory import release_memory
 from gfm.serve.settings import ServeSettings
 
