@@ -36,7 +36,7 @@ from gfm.inference import Predictor
 from gfm.inference.models import load_model_spec
 from gfm.inference.onnx_runtime import OnnxModel, OnnxPredictor
 from gfm.io import read_image, write_alpha, write_image
-from gfm.models.onnx_export import TwoPassGFM, export_onnx
+from gfm.inference.onnx_export import TwoPassGFM, export_onnx
 from gfm.models.optimize import optimize_for_inference
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

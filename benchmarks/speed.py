@@ -102,7 +102,7 @@ def onnx_cases(tmp: Path, lite: gfm.GFM) -> list[Case]:
     """gfm-lite exported to ONNX, fp32 and int8, run by onnxruntime (skipped without onnx/onnxruntime)."""
     try:
         from gfm.inference.onnx_runtime import OnnxPredictor
-        from gfm.models.onnx_export import export_onnx
+        from gfm.inference.onnx_export import export_onnx
     except ImportError as error:
         print(f"(ONNX cases skipped: {error})")
         return []

@@ -197,7 +197,7 @@ def test_the_onnx_path_runs_a_guide_without_torch(stand_in: Path, tmp_path: Path
     """An exported GFM file and a guide, with torch unimportable: the same alpha as PyTorch fp32."""
     pytest.importorskip("onnx")
     from gfm.inference.models import load_model_spec
-    from gfm.models.onnx_export import export_onnx
+    from gfm.inference.onnx_export import export_onnx
 
     exported = tmp_path / "gfm-lite.onnx"
     export_onnx(load_model_spec("gfm-lite"), exported, model_name="gfm-lite")

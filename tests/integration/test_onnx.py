@@ -35,7 +35,7 @@ def default_model():
 
 @pytest.fixture(scope="module")
 def exported(default_model, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from gfm.models.onnx_export import export_onnx
+    from gfm.inference.onnx_export import export_onnx
 
     path = tmp_path_factory.mktemp("onnx") / "gfm-lite.onnx"
     info = export_onnx(default_model, path, model_name="gfm-lite")
@@ -52,7 +52,7 @@ def _nchw(image: np.ndarray, scale: float) -> np.ndarray:
 def test_exported_graph_matches_pytorch_on_real_photos(default_model, exported: Path, photo: Path) -> None:
     """Glance logits and focus alpha within 1e-4 of PyTorch, at several sizes (dynamic, each input its own)."""
     from gfm.inference.onnx_runtime import OnnxModel
-    from gfm.models.onnx_export import pytorch_reference
+    from gfm.inference.onnx_export import pytorch_reference
 
     onnx_model = OnnxModel(exported, threads=1)
     image = read_image(photo)
@@ -166,7 +166,7 @@ def test_export_cli_refuses_to_overwrite(tmp_path: Path, capsys: pytest.CaptureF
 def test_int8_export_of_a_tiny_model(tmp_path: Path) -> None:
     """--quantize int8 writes a smaller file, marked int8, that runs through the same predictor."""
     from gfm.inference.onnx_runtime import OnnxModel, OnnxPredictor
-    from gfm.models.onnx_export import export_onnx
+    from gfm.inference.onnx_export import export_onnx
     from gfm.models.registry import create_model
 
     model = create_model("tiny", "TT").eval()
@@ -183,7 +183,7 @@ def test_int8_export_of_a_tiny_model(tmp_path: Path) -> None:
 def test_rim_models_and_foreign_files_are_refused(tmp_path: Path) -> None:
     from gfm.inference.models import load_model_spec
     from gfm.inference.onnx_runtime import OnnxModel
-    from gfm.models.onnx_export import export_onnx
+    from gfm.inference.onnx_export import export_onnx
     from gfm.models.registry import create_model
 
     with pytest.raises(ConfigError, match="RIM"):

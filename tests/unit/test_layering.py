@@ -49,3 +49,24 @@ def test_the_metrics_are_pure_functions() -> None:
     offenders = _offenders((SRC / "metrics",), forbidden)
     assert [o for o in offenders if not o.endswith(("imports gfm.data.rosta", "imports gfm.data.rosta.make_trimap"))] == []
     assert sorted(p.name for p in (SRC / "metrics").glob("*.py")) == ["__init__.py", "checks.py", "files.py", "matting.py", "trimap.py"]
+
+
+def test_the_network_never_imports_how_it_is_driven() -> None:
+    """gfm.models is the network: inference (strategies, precision, the ONNX export and
+    runtime), the command line and the server import it, never the reverse."""
+    assert _offenders((SRC / "models",), ("gfm.inference", "gfm.cli", "gfm.serve", "gfm.engine", "gfm.evaluation")) == []
+
+
+def test_one_segmentation_runner_below_data_and_inference() -> None:
+    """Teacher labels (data preparation) and guides (inference) share gfm.segmentation,
+    which imports neither of them (nor torch: the ONNX path runs guides without it)."""
+    assert _offenders((SRC / "segmentation",), ("gfm.data", "gfm.inference", "gfm.models", "gfm.cli", "torch")) == []
+    assert _offenders((SRC / "data" / "teacher.py",), ("gfm.inference",)) == []
+
+
+def test_data_preparation_never_reaches_inference() -> None:
+    """Neither directly nor through the package's __init__ (whose lazy names include gfm.remove):
+    the version comes from gfm._version."""
+    assert _offenders((SRC / "data",), ("gfm.inference", "gfm.cli", "gfm.serve")) == []
+    through_init = [name for name, modules in _imports_of(SRC / "data").items() if "gfm" in modules]  # `from gfm import X`
+    assert through_init == []

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         raise OutputError(f"{args.output}: already exists; pass --overwrite to replace it")
 
     from gfm.inference.models import load_model_spec
-    from gfm.models.onnx_export import export_onnx
+    from gfm.inference.onnx_export import export_onnx
 
     model = load_model_spec(args.model, rosta=args.rosta, progress=sys.stderr.isatty())
     info = export_onnx(model, args.output, model_name=args.model, quantize=args.quantize, overwrite=args.overwrite)

@@ -215,7 +215,7 @@ def _manifest(
     failures: list[dict[str, str]],
 ) -> dict[str, Any]:
     """The manifest's settings; ``records`` and ``failures`` are filled as the run goes."""
-    from gfm import __version__
+    from gfm._version import __version__
 
     return {
         "manifest_version": MANIFEST_VERSION,

@@ -97,7 +97,7 @@ def fetch(url: str, part: Path, *, label: str, progress: bool, retries: int, tim
     """
     from tqdm import tqdm
 
-    from gfm import __version__
+    from gfm._version import __version__
 
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))

@@ -4,7 +4,7 @@ Importing PyTorch takes 1.1-1.6 s of the 2.3-2.6 s that ``gfm matte photo.jpg``
 took on this project's 2-core CPU; onnxruntime starts in a fraction of that. So
 the first single-photo run with the default weights (the bundled GFM-Lite) also
 exports them once, checked against PyTorch (largest difference at most 1e-4,
-:func:`gfm.models.onnx_export.export_onnx`), into ``$GFM_HOME/fast-start/``;
+:func:`gfm.inference.onnx_export.export_onnx`), into ``$GFM_HOME/fast-start/``;
 later single-photo runs and :func:`gfm.remove` calls in a fresh process run that
 file through onnxruntime and never import torch. Folders keep PyTorch (faster
 once running, bf16 where the CPU has it).
@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from gfm import __version__
+from gfm._version import __version__
 
 #: The folder under ``$GFM_HOME``.
 FOLDER = "fast-start"
@@ -120,7 +120,7 @@ def create(model_name: str | None = None) -> FastStart:
     from gfm.hub import weights_path
     from gfm.inference.models import default_model_name, load_model_spec
     from gfm.io.atomic import atomic_write
-    from gfm.models.onnx_export import export_onnx
+    from gfm.inference.onnx_export import export_onnx
 
     name = model_name or default_model_name()
     weights = weights_path(name)

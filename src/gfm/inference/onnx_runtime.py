@@ -37,7 +37,7 @@ from gfm.inference.strategies import STRATEGIES, Strategy, get_strategy
 if TYPE_CHECKING:
     from gfm.inference.guide import Guide
 
-#: The newest metadata layout this runtime reads (:data:`gfm.models.onnx_export.ONNX_FORMAT_VERSION`).
+#: The newest metadata layout this runtime reads (:data:`gfm.inference.onnx_export.ONNX_FORMAT_VERSION`).
 SUPPORTED_FORMAT_VERSION = 1
 #: Glance classes of each head an exported file may have (RIM models are not exported).
 GLANCE_CLASSES = {"TT": 3, "FT": 2, "BT": 2}

@@ -1,5 +1,9 @@
 """Export a GFM network to ONNX, for onnxruntime (:mod:`gfm.inference.onnx_runtime`).
 
+It lives beside the runtime, in inference: it records how the weights are best driven
+(their measured strategies, from :mod:`gfm.inference.precision`) and checks its file with
+the runtime, while the network (:mod:`gfm.models`) knows nothing of how it is run.
+
 The exported graph holds exactly the two passes a strategy needs::
 
     inputs   glance_image  (1, 3, Hg, Wg) float32 RGB in 0..255
