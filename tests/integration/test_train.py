@@ -114,15 +114,15 @@ def test_resume_across_epochs_with_gradient_accumulation(tmp_path: Path, demo: P
 def test_cpu_bf16_channels_last_cosine_run(tmp_path: Path, demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The default-model recipe's options: bf16 autocast and channels-last on CPU,
     warm-up then cosine decay, logged per step; the weights load for matting.
-    With several threads channels-last is refused (it crashed oneDNN's backward
-    with a double free here), not left to crash."""
+    Channels-last with bf16 on CPU is refused with a note (it crashed oneDNN's
+    backward here: a double free with several threads, an abort of the whole test
+    run with one), not left to crash."""
     args = ["train", "--preset", "ori-am2k-tiny-tt", "--data", str(demo), "--batch-size", "2", *FAST, "--steps", "4",
             "--out", str(tmp_path / "run"), "--set", "optim.amp=bf16", "--set", "optim.channels_last=true",
             "--set", "optim.schedule=cosine", "--set", "optim.warmup_steps=2", "--set", "optim.lr=0.001",
             "--set", "log.log_every=1"]
     assert main(args) == 0
-    crash_guard = "note: optim.channels_last is ignored" in capsys.readouterr().err
-    assert crash_guard == (torch.get_num_threads() > 1)
+    assert "note: optim.channels_last is ignored" in capsys.readouterr().err
     rows = _rows(tmp_path / "run")
     lrs = [float(r["lr"]) for r in rows]
     assert lrs[:2] == pytest.approx([5e-4, 1e-3]) and lrs[2] > lrs[3] >= 0

@@ -98,8 +98,9 @@ def _amp_settings(device: torch.device, mode: str) -> tuple[torch.dtype | None, 
 
 
 def _channels_last_crashes(device: torch.device, amp_dtype: torch.dtype | None) -> bool:
-    """Channels-last + bf16 autocast on CPU with several threads: a known oneDNN crash."""
-    return device.type == "cpu" and amp_dtype == torch.bfloat16 and torch.get_num_threads() > 1
+    """Channels-last + bf16 autocast on CPU: a known oneDNN crash of torch 2.13's backward
+    (a double free with several threads; an abort with one thread too, seen in the test suite)."""
+    return device.type == "cpu" and amp_dtype == torch.bfloat16
 
 
 def learning_rate(config: TrainConfig, step: int, total_steps: int) -> float:
@@ -298,8 +299,9 @@ def train(
     model.to(device)
     amp_dtype, use_scaler = _amp_settings(device, config.optim.amp)
     if config.optim.channels_last and _channels_last_crashes(device, amp_dtype):
-        _say(info, "note: optim.channels_last is ignored: with bf16 on CPU and more than one thread it crashes "
-             "PyTorch's oneDNN backward (double free, seen with torch 2.13); set OMP_NUM_THREADS=1 to use it")
+        _say(info, "note: optim.channels_last is ignored: with bf16 autocast on CPU it crashes PyTorch's oneDNN "
+             "backward (a double free or an abort, seen with torch 2.13 with several threads and with one); "
+             "it is used on GPUs and with fp32")
     elif config.optim.channels_last:
         model.to(memory_format=torch.channels_last)
     if info.enabled and config.optim.sync_bn:
