@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -62,6 +61,7 @@ from gfm.inference.foreground import DEFAULT_FOREGROUND, cutout, estimate_foregr
 from gfm.inference.models import load_model_spec  # noqa: E402
 from gfm.io import read_alpha, read_image, write_alpha, write_image  # noqa: E402
 from gfm.metrics import mse, sad  # noqa: E402
+from machine import cpu_name  # noqa: E402
 from matte import make_photo, use_reference_glance  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -145,16 +145,6 @@ def quality(case: Case, pairs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[flo
         sads.append(sad(alpha, reference))
         mses.append(mse(alpha, reference))
     return float(np.mean(sads)), float(np.mean(mses))
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def startup(photo: Path, tmp: Path, repeats: int, guide: str = "none", threads: int = 2) -> float:

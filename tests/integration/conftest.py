@@ -9,6 +9,7 @@ HTML page (a fake Google Drive interstitial). Every request is recorded.
 from __future__ import annotations
 
 import http.server
+import io
 import threading
 import time
 import urllib.parse
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 
 @dataclass
@@ -128,3 +130,13 @@ def gfm_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("GFM_WEIGHTS_BASE_URL", raising=False)
     monkeypatch.setattr("gfm.hub.transfer._RETRY_WAIT_S", 0.0)
     return home
+
+
+@pytest.fixture(scope="module")
+def photo() -> bytes:
+    """A real photo as JPEG bytes, downscaled to 200x300 so that foreground estimation is quick
+    (the tests of gfm serve upload it; a module may define a `photo` of its own)."""
+    image = Image.open(Path(__file__).parents[2] / "examples" / "original" / "sample2.jpg").convert("RGB").resize((200, 300))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=92)
+    return buffer.getvalue()

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 pytest.importorskip("fastapi", reason="the serve extra is not installed (pip install 'gfm-matting[serve]')")
@@ -22,14 +21,14 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient  # noqa: E402
 
 import gfm  # noqa: E402
-from gfm.inference import GuidedPredictor, Predictor  # noqa: E402
 from gfm.io import read_image  # noqa: E402
 from gfm.io.hints import Hint, hint_to_gray  # noqa: E402
 from gfm.serve.app import create_app  # noqa: E402
 from gfm.serve.service import MattingService, Session, SessionStore  # noqa: E402
 from gfm.serve.settings import ServeSettings  # noqa: E402
 
-EXAMPLES = Path(__file__).parents[2] / "examples" / "original"
+from serve_fixtures import tiny_service  # noqa: E402
+
 STATIC = Path(gfm.__file__).parent / "serve" / "static"
 
 
@@ -45,19 +44,8 @@ def _decode(content: bytes) -> Image.Image:
     return image
 
 
-@pytest.fixture(scope="module")
-def photo() -> bytes:
-    """A real photo, downscaled to 200x300 so that foreground estimation is quick."""
-    image = Image.open(EXAMPLES / "sample2.jpg").convert("RGB").resize((200, 300))
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=92)
-    return buffer.getvalue()
-
-
 def _service(settings: ServeSettings | None = None) -> MattingService:
-    torch.manual_seed(0)
-    predictor = Predictor(gfm.create_model("tiny", "TT"), device="cpu")
-    return MattingService(GuidedPredictor(predictor), settings or ServeSettings(), {"summary": "tiny-TT (test)", "strategy": "hybrid", "device": "cpu"})
+    return tiny_service(settings)
 
 
 @pytest.fixture(scope="module")

@@ -3,14 +3,9 @@ strict parameters, JSON refusals, Retry-After from the measured pace (issue 21).
 
 from __future__ import annotations
 
-import io
 import warnings
-from pathlib import Path
 
-import numpy as np
 import pytest
-import torch
-from PIL import Image
 
 pytest.importorskip("fastapi", reason="the serve extra is not installed (pip install 'gfm-matting[serve]')")
 pytest.importorskip("httpx", reason="FastAPI's test client needs httpx (the dev extra)")
@@ -19,29 +14,18 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient  # noqa: E402
 
-import gfm  # noqa: E402
-from gfm.inference import GuidedPredictor, Predictor  # noqa: E402
 from gfm.serve.app import create_app  # noqa: E402
 from gfm.serve.guard import host_name, normalise_origin, trusted_hosts  # noqa: E402
 from gfm.serve.service import MattingService  # noqa: E402
 from gfm.serve.settings import ServeSettings  # noqa: E402
 
-EXAMPLES = Path(__file__).parents[2] / "examples" / "original"
+from serve_fixtures import tiny_service  # noqa: E402
+
 LOCAL = "http://127.0.0.1:8000"
 
 
-@pytest.fixture(scope="module")
-def photo() -> bytes:
-    image = Image.open(EXAMPLES / "sample2.jpg").convert("RGB").resize((200, 300))
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=92)
-    return buffer.getvalue()
-
-
 def _service(settings: ServeSettings | None = None) -> MattingService:
-    torch.manual_seed(0)
-    predictor = Predictor(gfm.create_model("tiny", "TT"), device="cpu")
-    return MattingService(GuidedPredictor(predictor), settings or ServeSettings(), {"summary": "tiny-TT (test)"})
+    return tiny_service(settings, {"summary": "tiny-TT (test)"})
 
 
 @pytest.fixture(scope="module")

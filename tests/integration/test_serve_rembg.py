@@ -47,14 +47,6 @@ README_URL_DC = 'curl -s "http://localhost:7000/api/remove?url=...&dc=true" > ou
 
 
 @pytest.fixture(scope="module")
-def photo() -> bytes:
-    image = Image.open(EXAMPLES / "sample2.jpg").convert("RGB").resize((200, 300))
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=92)
-    return buffer.getvalue()
-
-
-@pytest.fixture(scope="module")
 def predictor() -> Predictor:
     torch.manual_seed(0)
     return Predictor(gfm.create_model("tiny", "TT"), device="cpu")
