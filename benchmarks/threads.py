@@ -4,7 +4,7 @@
     python benchmarks/threads.py --matte              # gfm matte of the example photos instead
     python benchmarks/threads.py --rounds 2 --steps 20
 
-Training runs the tiny network on the example photos (the README quick look), batch 2,
+Training runs the tiny network on the example photos (the training quick look of docs/training.md), batch 2,
 crops 640/960/1280 -> 320 (the presets' data pipeline, so the loader workers
 do real decoding and resizing), each configuration in its own ``gfm train``
 process. The configurations are interleaved (round 1: A B C ..., round 2:
@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DEMO = ROOT / "examples"  # the README quick look: three photos and their reference mattes
+DEMO = ROOT / "examples"  # the training quick look (docs/training.md): three photos and their reference mattes
 EXAMPLES = ROOT / "examples" / "original"
 
 CORES = str(os.cpu_count() or 1)

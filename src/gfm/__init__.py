@@ -1,6 +1,6 @@
 """Glance and Focus Matting (GFM): end-to-end image matting.
 
-Public API (see the README for a tour)::
+Public API (a tour: docs/python.md)::
 
     import gfm
     cutout = gfm.remove("photo.jpg")               # RGBA cutout (PIL image) with the default model (gfm-lite)

@@ -1,18 +1,17 @@
-"""The command line's help and the README agree, and every default is stated."""
+"""The command line's help and the documentation agree, and every default is stated."""
 
 from __future__ import annotations
 
 import argparse
-import re
 import shlex
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from gfm.cli.main import build_parser
+from pages import PAGES, README, blocks, gfm_arguments, shell_commands
 
-README = Path(__file__).parents[2] / "README.md"
+from gfm.cli.main import build_parser
 
 
 def _parsers(parser: argparse.ArgumentParser, name: str = "gfm") -> Iterator[tuple[str, argparse.ArgumentParser]]:
@@ -49,25 +48,28 @@ def test_every_command_with_a_progress_bar_takes_the_same_switches() -> None:
     assert "--no-progress" in {f for a in PARSERS["gfm train"]._actions for f in a.option_strings}
 
 
-def _readme_commands() -> list[str]:
-    """Every `gfm ...` command line of the README's bash blocks (continuations joined)."""
+def _documented_commands() -> list[tuple[str, str]]:
+    """``(where, arguments)`` of every `gfm ...` command line of the README's and docs/' shell
+    blocks (torchrun's ``-m gfm.cli.main`` too), run by the docs tests or not."""
     commands = []
-    for block in re.findall(r"^```bash\n(.*?)^```", README.read_text(), flags=re.S | re.M):
-        for line in block.replace("\\\n", " ").splitlines():
-            line = line.split(" #")[0].strip()
-            for prefix in (".venv/bin/gfm ", "gfm "):
-                if line.startswith(prefix):
-                    commands.append(line[len(prefix):])
+    for page in PAGES:
+        for block in blocks(page):
+            if block.language != "bash":
+                continue
+            for line in shell_commands(block):
+                arguments = gfm_arguments(line)
+                if arguments is not None and "|" not in line and ">" not in line:
+                    commands.append((block.where, arguments))
     return commands
 
 
-@pytest.mark.parametrize("command", _readme_commands())
-def test_readme_commands_parse(command: str) -> None:
-    """What the README tells a user to type is accepted by the parser as written."""
+@pytest.mark.parametrize(("where", "command"), _documented_commands())
+def test_documented_commands_parse(where: str, command: str) -> None:
+    """What the pages tell a user to type is accepted by the parser as written."""
     try:
         build_parser().parse_args(shlex.split(command))
     except SystemExit as error:  # argparse refuses with exit code 2
-        pytest.fail(f"`gfm {command}` is refused by the parser (exit {error.code})")
+        pytest.fail(f"{where}: `gfm {command}` is refused by the parser (exit {error.code})")
 
 
 def test_help_examples_parse() -> None:

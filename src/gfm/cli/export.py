@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("output", type=Path, metavar="OUT.onnx", help="the ONNX file to write")
     parser.add_argument("--quantize", choices=["none", "int8"], default="none",
                         help="none: fp32 (default); int8: onnxruntime's dynamic int8 quantisation of the convolutions "
-                        "(4x smaller file; see the README for its measured quality and speed)")
+                        "(4x smaller file; docs/onnx.md has its measured quality and speed)")
     parser.add_argument("--rosta", choices=["FT", "BT"], help="for a released 2-class checkpoint file: which RoSTa it is")
     parser.add_argument("--overwrite", action="store_true", help="replace OUT.onnx if it exists")
     parser.set_defaults(func=run)

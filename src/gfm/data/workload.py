@@ -84,7 +84,7 @@ def advice(workload: Workload, method: str, denoiser: str | None, method_flag: s
     tips = []
     if method == "cf":
         tips.append(f"{method_flag} fast takes about {SECONDS_PER_MEGAPIXEL['fast'] / SECONDS_PER_MEGAPIXEL['cf']:.0%} of "
-                    "cf's time (on composites its F is 2.2 levels of 255 from cf's colours, cf's own 1.2; README, Data)")
+                    "cf's time (on composites its F is 2.2 levels of 255 from cf's colours, cf's own 1.2; docs/training.md)")
     if denoiser == "bm3d" and any(m == "bm3d" for *_, m in workload.rows):
         tips.append("--denoiser nlm is about 50x faster than BM3D (not the paper's)")
     return "; ".join(tips)

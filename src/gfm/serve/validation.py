@@ -6,7 +6,7 @@
   overridden. Endpoints added later are covered without doing anything.
 * :func:`install_error_handlers`: FastAPI's own validation errors (a value out
   of range, not a number, not one of the choices) become 422 with ``detail`` a
-  string naming the parameter, as the README documents, not the framework's list;
+  string naming the parameter, as docs/serve.md documents, not the framework's list;
   an unexpected error is a JSON 500, not the framework's plain text.
 """
 
