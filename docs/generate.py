@@ -11,8 +11,9 @@ them is replaced::
     <!-- end generated -->
 
 Kinds: ``options gfm COMMAND [SUBCOMMAND]`` (a table of the command's options, from
-its argparse parser: the help text users see) and ``registry`` (the weights and
-guides of :mod:`gfm.hub.registry`).
+its argparse parser: the help text users see), ``registry`` (the weights and guides of
+:mod:`gfm.hub.registry`) and ``api MODULE`` (the module's public names: signatures and
+the first sentence of each docstring).
 """
 
 from __future__ import annotations
@@ -92,15 +93,63 @@ def registry_table() -> str:
     return "\n".join(rows)
 
 
+def api_table(module_name: str) -> str:
+    """The public names of a module (its ``__all__``) as a Markdown table: each one's
+    signature and the first sentence of its docstring."""
+    import importlib
+    import inspect
+
+    module = importlib.import_module(module_name)
+    rows = ["| name | what it is |", "|---|---|"]
+    for name in module.__all__:
+        value = getattr(module, name)
+        if inspect.isclass(value) or inspect.isfunction(value):
+            try:
+                signature = str(inspect.signature(value)).replace("'", "")  # postponed annotations are strings
+            except (TypeError, ValueError):
+                signature = "(...)"
+            prefix = "class " if inspect.isclass(value) else ""
+            shown = f"`{prefix}{name}{signature}`" if len(signature) <= 60 else f"`{prefix}{name}(...)`"
+            summary = _markdown(first_sentence(inspect.getdoc(value) or ""))
+            summary += "." if summary and not summary.endswith(".") else ""
+        else:
+            shown, summary = f"`{name}`", _describe_constant(value)
+        rows.append(f"| {_cell(shown)} | {_cell(summary)} |")
+    return "\n".join(rows)
+
+
+def _markdown(text: str) -> str:
+    """reStructuredText roles and literals of a docstring as Markdown code spans."""
+    def role(match: re.Match[str]) -> str:
+        target = match.group(1).split("<")[0].strip()
+        return f"`{target.lstrip('~').split('.')[-1] if target.startswith('~') else target}`"
+
+    text = re.sub(r":[a-z]+:`([^`]+)`", role, text)
+    return re.sub(r"``([^`]+)``", r"`\1`", text)
+
+
+def _describe_constant(value: object) -> str:
+    """A constant in a few words: its value, or the names it holds."""
+    if isinstance(value, dict) and all(isinstance(key, str) for key in value):
+        return "by name: " + ", ".join(f"`{key}`" for key in value)
+    if isinstance(value, (tuple, list)) and len(repr(value)) > 60:
+        return f"{len(value)} values: " + ", ".join(f"`{item!r}`" for item in value[:4]) + (" ..." if len(value) > 4 else "")
+    if hasattr(value, "shape") and hasattr(value, "dtype"):
+        return f"an array of {value.size} values"
+    return f"`{value!r}`" if len(repr(value)) <= 60 else f"a {type(value).__name__}"
+
+
 def first_sentence(text: str) -> str:
     """The description's first sentence (up to a full stop or a colon ending a line), without its end."""
-    return re.split(r"(?<!e\.g)(?<!i\.e)\.(?:\s|$)|:\n", text.strip(), maxsplit=1)[0].strip()
+    return re.split(r"(?<!e\.g)(?<!i\.e)(?<! al)\.(?:\s|$)|:\n", text.strip(), maxsplit=1)[0].strip()
 
 
 def render(what: str) -> str:
     """The generated text for one marker (without the markers)."""
     if what == "registry":
         return registry_table()
+    if what.startswith("api "):
+        return api_table(what[len("api "):])
     if what.startswith("options "):
         name = what[len("options "):]
         parsers = command_parsers()
@@ -109,7 +158,7 @@ def render(what: str) -> str:
         parser = parsers[name]
         summary = " ".join(first_sentence(parser.description or "").split())
         return f"**`{name}`**" + (f": {summary}." if summary else "") + "\n\n" + options_table(parser)
-    raise SystemExit(f"docs: unknown generated section {what!r} (options gfm COMMAND, registry)")
+    raise SystemExit(f"docs: unknown generated section {what!r} (options gfm COMMAND, registry, api MODULE)")
 
 
 def sections(text: str) -> Iterator[re.Match[str]]:

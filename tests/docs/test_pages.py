@@ -105,12 +105,14 @@ def test_every_command_has_its_options_in_the_docs() -> None:
     assert "registry" in documented
 
 
-def test_the_generator_renders_help_texts_and_the_registry() -> None:
+def test_the_generator_renders_help_texts_the_registry_and_the_api() -> None:
     generate = _generator()
     table = generate.render("options gfm matte")
     assert "| `--guide NAME\\|FILE.onnx\\|auto\\|none` |" in table and "Default auto" in table
     registry = generate.render("registry")
     assert "| `gfm-lite` (default) |" in registry and "isnet-general-use" in registry
+    api = generate.render("api gfm.inference")
+    assert "| `class Predictor(...)` | Runs one GFM model" in api and ":class:" not in api  # docstrings as Markdown
     with pytest.raises(SystemExit, match="no command"):
         generate.render("options gfm nothing")
 

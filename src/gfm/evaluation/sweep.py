@@ -169,6 +169,8 @@ class SweepRow:
 
 @dataclass
 class SweepResult:
+    """What :func:`run_sweep` computed: a row a setting, the best labels, and the tables written."""
+
     rows: list[SweepRow]
     best: list[str]
     csv_path: Path

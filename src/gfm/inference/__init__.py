@@ -23,7 +23,6 @@ _LAZY = {
     "cutout": "gfm.inference.foreground",
     "estimate_foreground": "gfm.inference.foreground",
     "preview": "gfm.inference.foreground",
-    "remove": "gfm.inference.remove",
     "load_model_spec": "gfm.inference.models",
     "default_model_name": "gfm.inference.models",
 }
@@ -34,9 +33,10 @@ if TYPE_CHECKING:
     from gfm.inference.predictor import DEFAULT_MAX_PIXELS, MattingResult, Predictor
     from gfm.inference.models import default_model_name, load_model_spec
     from gfm.inference.onnx_runtime import OnnxPredictor
-    from gfm.inference.remove import remove
     from gfm.inference.strategies import STRATEGIES, Strategy, get_strategy
 
+# No ``remove`` here: the one call is ``gfm.remove``. In this package the name belongs to
+# the module gfm.inference.remove, which replaces any attribute of that name once imported.
 __all__ = list(_LAZY)
 
 

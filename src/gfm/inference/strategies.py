@@ -53,6 +53,7 @@ STRATEGIES: dict[str, Strategy] = {
 
 
 def get_strategy(strategy: str | Strategy) -> Strategy:
+    """The strategy of that name (``"hybrid"``, ``"single"`` ...), or ``strategy`` itself."""
     if isinstance(strategy, Strategy):
         return strategy
     try:

@@ -61,6 +61,7 @@ def register_backbone(spec: BackboneSpec) -> BackboneSpec:
 
 
 def list_backbones() -> list[str]:
+    """Names of the encoders ``create_model`` builds (``"r34"``, ``"d121"``, ``"effl0"`` ...)."""
     return list(_BACKBONES)
 
 
