@@ -197,15 +197,13 @@ def run(args: argparse.Namespace) -> int:
     from gfm.inference.batch import (
         FOREGROUND_KINDS,
         STDIO,
-        BatchReport,
         MatteJob,
-        OutputPipeline,
         check_writable,
         collect_jobs,
-        describe_failure,
         is_single_file_output,
         plan_outputs,
     )
+    from gfm.inference.batch_writer import BatchReport, OutputPipeline, describe_failure
     from gfm.inference.foreground import parse_background
     from gfm.inference.guide import GuideWarning
     from gfm.inference.pipeline import ALPHA_WARNING, load_job_image, read_ahead

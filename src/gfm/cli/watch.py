@@ -63,7 +63,8 @@ def run_watch(args: argparse.Namespace, *, stop: threading.Event | None = None) 
     from gfm.cli.matte import _parse_outputs
     from gfm.data.layouts import is_image_file
     from gfm.errors import InputError
-    from gfm.inference.batch import MatteJob, check_writable, describe_failure, is_matte_output, plan_outputs, write_outputs
+    from gfm.inference.batch import MatteJob, check_writable, is_matte_output, plan_outputs
+    from gfm.inference.batch_writer import describe_failure, write_outputs
     from gfm.inference.foreground import parse_background
     from gfm.io import read_image
     from gfm.io.atomic import remove_stale_temporaries
