@@ -351,7 +351,7 @@ def part_commands(report: Report, data: Path, photos: list[Path], device: str, u
 def gpu_ceiling(backbone: str, batch_size: int, size: int, device: torch.device, amp: str | None, channels_last: bool, steps: int) -> float:
     """Training samples/s of the network alone: one batch kept on the device, no loader."""
     import gfm
-    from gfm.engine.trainer import training_loss
+    from gfm.engine.steps import training_loss
     from gfm.losses import GFMLoss
     from gfm.models.normalization import IMAGENET
 

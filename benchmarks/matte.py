@@ -38,7 +38,8 @@ import torch
 
 import gfm
 from gfm.inference import Predictor
-from gfm.inference.batch import MatteJob, write_outputs
+from gfm.inference.batch import MatteJob
+from gfm.inference.batch_writer import write_outputs
 from gfm.io import read_image
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "original" / "sample6.jpg"

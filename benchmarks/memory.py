@@ -88,7 +88,8 @@ def stages_child(photo: Path) -> None:
     """The library's steps one by one, the peak RSS after each (the peak only grows)."""
     import gfm
     from gfm.inference import Predictor
-    from gfm.inference.batch import MatteJob, write_outputs
+    from gfm.inference.batch import MatteJob
+    from gfm.inference.batch_writer import write_outputs
     from gfm.io import read_image
 
     def peak() -> float:

@@ -21,7 +21,7 @@ import time
 import torch
 
 import gfm
-from gfm.engine.trainer import training_loss
+from gfm.engine.steps import training_loss
 from gfm.losses import GFMLoss
 from gfm.models.normalization import IMAGENET
 

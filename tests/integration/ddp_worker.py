@@ -9,7 +9,7 @@ import torch
 import torch.distributed as dist
 
 import gfm
-from gfm.engine.trainer import freeze_batch_norms, training_loss
+from gfm.engine.steps import freeze_batch_norms, training_loss
 from gfm.losses import GFMLoss
 from gfm.models.normalization import IMAGENET
 

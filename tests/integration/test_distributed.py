@@ -9,7 +9,7 @@ import torch
 import torch.multiprocessing as mp
 from ddp_worker import gradients, make_model, run, two_samples
 
-from gfm.engine.trainer import training_loss
+from gfm.engine.steps import training_loss
 from gfm.losses import GFMLoss
 from gfm.models.normalization import IMAGENET
 

@@ -268,7 +268,7 @@ def test_step_limits_count_epochs_and_validate(tmp_path: Path, demo: Path, capsy
 
 
 def test_an_interrupted_run_says_where_resume_continues(tmp_path: Path) -> None:
-    from gfm.engine.trainer import _interrupted_message
+    from gfm.engine.resume import _interrupted_message
 
     assert "no checkpoint was written yet" in _interrupted_message(tmp_path, 3)
     (tmp_path / "checkpoints").mkdir()

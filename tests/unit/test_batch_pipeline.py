@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gfm.inference.batch import MatteJob, OutputPipeline
+from gfm.inference.batch import MatteJob
+from gfm.inference.batch_writer import OutputPipeline
 
 
 @pytest.mark.parametrize("threaded", [True, False])

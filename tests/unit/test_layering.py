@@ -70,3 +70,48 @@ def test_data_preparation_never_reaches_inference() -> None:
     assert _offenders((SRC / "data",), ("gfm.inference", "gfm.cli", "gfm.serve")) == []
     through_init = [name for name, modules in _imports_of(SRC / "data").items() if "gfm" in modules]  # `from gfm import X`
     assert through_init == []
+
+
+MAX_MODULE_LINES = 450
+
+
+def test_no_module_is_over_450_lines() -> None:
+    """A module over 450 lines holds more than one concern: split it (lines counted as ``wc -l`` does)."""
+    lengths = {str(f.relative_to(SRC)): f.read_bytes().count(b"\n") for f in sorted(SRC.rglob("*.py"))}
+    assert [f"{name}: {n} lines" for name, n in lengths.items() if n > MAX_MODULE_LINES] == []
+
+
+def _circles(package: Path) -> list[list[str]]:
+    """The import circles between the modules of ``package`` (imports at any depth), each once."""
+    prefix = "gfm." + ".".join(package.relative_to(SRC).parts) + "."
+    files = {prefix + f.stem: f for f in sorted(package.glob("*.py")) if f.stem != "__init__"}
+    graph = {name: sorted(m for m in _imported_modules(f) if m in files and m != name) for name, f in files.items()}
+    found: list[list[str]] = []
+
+    def walk(start: str, path: list[str]) -> None:
+        for module in graph[path[-1]]:
+            if module == start:
+                found.append(path + [start])
+            elif module > start and module not in path:  # each circle once, from its first module
+                walk(start, path + [module])
+
+    for name in graph:
+        walk(name, [name])
+    return found
+
+
+def test_no_import_circles_inside_a_package() -> None:
+    """Imports run downwards: gfm.data.layouts imports gfm.data.flat_layout, and both the sample
+    types of gfm.data.samples; gfm.cli.matte and gfm.cli.watch share gfm.cli._output_format."""
+    packages = sorted(p.parent for p in SRC.rglob("__init__.py") if p.parent != SRC)
+    assert {"data", "cli"} <= {p.name for p in packages}
+    circles = {str(p.relative_to(SRC)): _circles(p) for p in packages}
+    assert {name: found for name, found in circles.items() if found} == {}
+
+
+def test_watch_and_the_flat_layout_import_downwards() -> None:
+    """The two circles the house removed (issue 23): watch imported matte (and matte watch),
+    flat_layout imported layouts (and layouts flat_layout)."""
+    assert _offenders((SRC / "cli" / "watch.py",), ("gfm.cli.matte",)) == []
+    assert _offenders((SRC / "data" / "flat_layout.py",), ("gfm.data.layouts",)) == []
+    assert _offenders((SRC / "data" / "samples.py",), ("gfm.data.layouts", "gfm.data.flat_layout")) == []

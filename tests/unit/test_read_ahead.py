@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from gfm.errors import InputError
-from gfm.inference import batch as batch_module
+from gfm.inference import batch_writer as batch_module
 from gfm.inference.batch import MatteJob
 from gfm.inference.pipeline import ALPHA_WARNING, LoadedImage, load_job_image, read_ahead
 

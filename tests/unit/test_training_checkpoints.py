@@ -45,7 +45,7 @@ def test_a_hostile_training_checkpoint_is_refused_in_words(tmp_path: Path) -> No
 
 
 def test_a_truncated_newest_checkpoint_names_the_intact_previous_one(tmp_path: Path) -> None:
-    from gfm.engine.trainer import _load_newest
+    from gfm.engine.resume import _load_newest
 
     first = save_training_checkpoint(tmp_path, 1, _payload(), keep_last=3)
     newest = save_training_checkpoint(tmp_path, 2, _payload(), keep_last=3)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from gfm.engine.config import TrainConfig, validate
-from gfm.engine.trainer import _amp_settings, learning_rate
+from gfm.engine.steps import _amp_settings, learning_rate
 from gfm.errors import ConfigError
 
 

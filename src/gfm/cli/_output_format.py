@@ -1,4 +1,5 @@
-"""``gfm matte --format png|webp --quality Q|lossless``: the file format of the colour outputs."""
+"""``gfm matte``'s output options, shared with ``--watch``: which outputs (``--outputs``)
+and the file format of the colour ones (``--format png|webp --quality Q|lossless``)."""
 
 from __future__ import annotations
 
@@ -72,9 +73,21 @@ def image_format(args: argparse.Namespace, single_file: Path | None = None) -> I
     return ImageFormat(suffix=suffix, quality=int(args.quality))
 
 
+def parse_outputs(text: str) -> list[str]:
+    """The output kinds ``--outputs`` names (comma-separated; each once, in the order given)."""
+    from gfm.errors import InputError
+    from gfm.inference.batch import OUTPUT_KINDS
+
+    kinds = [k.strip() for k in text.split(",") if k.strip()]
+    unknown = [k for k in kinds if k not in OUTPUT_KINDS]
+    if unknown or not kinds:
+        raise InputError(f"unknown --outputs {', '.join(unknown) or repr(text)}; choose among {', '.join(OUTPUT_KINDS)}")
+    return list(dict.fromkeys(kinds))
+
+
 def with_format(jobs: list[MatteJob], fmt: ImageFormat) -> list[MatteJob]:
     """``jobs`` writing their colour outputs in ``fmt``."""
     return [dataclasses.replace(job, image_format=fmt) for job in jobs]
 
 
-__all__ = ["DEFAULT_WEBP_QUALITY", "LOSSLESS", "add_format_options", "image_format", "quality", "with_format"]
+__all__ = ["DEFAULT_WEBP_QUALITY", "LOSSLESS", "add_format_options", "image_format", "parse_outputs", "quality", "with_format"]

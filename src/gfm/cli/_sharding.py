@@ -20,7 +20,8 @@ from gfm.sharding import Shard, leave, process_device, process_threads, shard_fr
 from gfm.errors import ConfigError
 
 if TYPE_CHECKING:
-    from gfm.inference.batch import BatchReport, CollectedInputs
+    from gfm.inference.batch import CollectedInputs
+    from gfm.inference.batch_writer import BatchReport
 
 
 def under_torchrun(run: Callable[[argparse.Namespace], int], quiet: str) -> Callable[[argparse.Namespace], int]:
@@ -77,7 +78,7 @@ def merge_reports(shard: Shard, report: BatchReport, counts: dict[str, int], sec
     longest rank's seconds: what rank 0 prints. One process: returned as given."""
     if not shard.enabled:
         return report, counts, seconds
-    from gfm.inference.batch import BatchReport
+    from gfm.inference.batch_writer import BatchReport
 
     merged = BatchReport()
     total = dict.fromkeys(counts, 0)

@@ -23,7 +23,7 @@ from gfm.cli._model_options import (
     say_guide,
     say_models,
 )
-from gfm.cli._output_format import add_format_options, image_format, with_format
+from gfm.cli._output_format import add_format_options, image_format, parse_outputs, with_format
 from gfm.cli._sharding import merge_reports, take_share, under_torchrun
 
 if TYPE_CHECKING:
@@ -131,17 +131,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=under_torchrun(run, quiet="quiet"))  # torchrun: each process mattes its share
 
 
-def _parse_outputs(text: str) -> list[str]:
-    from gfm.errors import InputError
-    from gfm.inference.batch import OUTPUT_KINDS
-
-    kinds = [k.strip() for k in text.split(",") if k.strip()]
-    unknown = [k for k in kinds if k not in OUTPUT_KINDS]
-    if unknown or not kinds:
-        raise InputError(f"unknown --outputs {', '.join(unknown) or repr(text)}; choose among {', '.join(OUTPUT_KINDS)}")
-    return list(dict.fromkeys(kinds))
-
-
 def _hint_finder(hint: Path | None, jobs: list[MatteJob]) -> Callable[[MatteJob], Path | None] | None:
     """``job -> its hint PNG or None`` for ``--hint``; ``None`` without ``--hint``.
 
@@ -197,15 +186,13 @@ def run(args: argparse.Namespace) -> int:
     from gfm.inference.batch import (
         FOREGROUND_KINDS,
         STDIO,
-        BatchReport,
         MatteJob,
-        OutputPipeline,
         check_writable,
         collect_jobs,
-        describe_failure,
         is_single_file_output,
         plan_outputs,
     )
+    from gfm.inference.batch_writer import BatchReport, OutputPipeline, describe_failure
     from gfm.inference.foreground import parse_background
     from gfm.inference.guide import GuideWarning
     from gfm.inference.pipeline import ALPHA_WARNING, load_job_image, read_ahead
@@ -213,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
     from gfm.io.atomic import remove_stale_temporaries
 
     single_file = is_single_file_output(args.out)
-    kinds = _parse_outputs(args.outputs or ("cutout" if single_file else "alpha,cutout"))
+    kinds = parse_outputs(args.outputs or ("cutout" if single_file else "alpha,cutout"))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         background = parse_background(args.background or "white")

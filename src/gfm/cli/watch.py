@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from gfm.cli._model_options import build_onnx_predictor, build_predictor, load_models, onnx_specs, say_models
-from gfm.cli._output_format import image_format
+from gfm.cli._output_format import image_format, parse_outputs
 
 
 #: A photo that cannot be read is tried again when it changes, or after this many seconds
@@ -60,17 +60,17 @@ def _predictor(args: argparse.Namespace) -> Any:
 
 def run_watch(args: argparse.Namespace, *, stop: threading.Event | None = None) -> int:
     """Watch ``args.inputs[0]`` until Ctrl-C (or ``stop`` is set); returns 1 if any photo failed."""
-    from gfm.cli.matte import _parse_outputs
     from gfm.data.layouts import is_image_file
     from gfm.errors import InputError
-    from gfm.inference.batch import MatteJob, check_writable, describe_failure, is_matte_output, plan_outputs, write_outputs
+    from gfm.inference.batch import MatteJob, check_writable, is_matte_output, plan_outputs
+    from gfm.inference.batch_writer import describe_failure, write_outputs
     from gfm.inference.foreground import parse_background
     from gfm.io import read_image
     from gfm.io.atomic import remove_stale_temporaries
     from gfm.io.watch import FolderWatcher
 
     folder = _check(args)
-    kinds = _parse_outputs(args.outputs or "alpha,cutout")
+    kinds = parse_outputs(args.outputs or "alpha,cutout")
     background = parse_background(args.background or "white")
     fmt = image_format(args)
     check_writable(args.out)

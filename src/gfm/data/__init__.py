@@ -5,6 +5,7 @@ Modules (one concern each):
 * :mod:`~gfm.data.layouts`: AM-2k, P3M-10k, BG-20k, image folders, image/alpha pairs:
   the one description of a dataset that training, checks, composition and
   evaluation share;
+* :mod:`~gfm.data.samples`: the sample and split types and file listing the layouts build on;
 * :mod:`~gfm.data.files`: strict reading of mattes and trimaps;
 * :mod:`~gfm.data.check`: ``gfm data check``;
 * :mod:`~gfm.data.rosta`: TT / FT / BT targets;

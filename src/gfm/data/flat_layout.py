@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from gfm.data.layouts import MattingSample, MattingSplit, PairingProblem, list_images
+from gfm.data.samples import MattingSample, MattingSplit, PairingProblem, list_images
 
 #: Stem endings that make an image a matte or a trimap of the photo named by the rest.
 ALPHA_ENDINGS: tuple[str, ...] = ("_alpha", "_mask", "_matte")
@@ -47,7 +47,7 @@ def flat_split(root: str | os.PathLike[str]) -> MattingSplit:
     """The photos of ``root`` paired with their mattes (and trimaps) by name.
 
     Returns:
-        A :class:`~gfm.data.layouts.MattingSplit` (layout ``"flat"``); photos
+        A :class:`~gfm.data.samples.MattingSplit` (layout ``"flat"``); photos
         without a matte, mattes without a photo, and repeated names are its
         ``problems``.
     """

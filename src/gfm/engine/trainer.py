@@ -15,12 +15,9 @@ the weights (our format, with metadata) to ``last.pt`` and, when validating,
 
 from __future__ import annotations
 
-import csv
 import itertools
-import json
 import math
 import random
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,17 +30,22 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from gfm.cpu import loader_workers, training_threads
-from gfm.engine.checkpoints import (
-    list_checkpoints,
-    load_training_checkpoint,
-    rng_state,
-    save_training_checkpoint,
-    set_rng_state,
-)
+from gfm.engine.checkpoints import list_checkpoints, rng_state, save_training_checkpoint, set_rng_state
 from gfm.engine.config import TrainConfig, dump_yaml, from_dict
 from gfm.engine.distributed import DistInfo, all_reduce_mean, barrier, init_distributed
+from gfm.engine.resume import _check_resume_config, _interrupted_message, _load_newest
+from gfm.engine.run_log import _Logger, _say
 from gfm.engine.sampler import EpochSampler
-from gfm.errors import CheckpointError, ConfigError, GFMError
+from gfm.engine.steps import (
+    _amp_settings,
+    _channels_last_crashes,
+    freeze_batch_norms,
+    learning_rate,
+    move_batch,
+    resolve_training_device,
+    training_loss,
+)
+from gfm.errors import ConfigError, GFMError
 from gfm.io.atomic import atomic_write
 from gfm.losses import GFMLoss
 from gfm.models.checkpoint import save_checkpoint
@@ -69,163 +71,6 @@ class TrainSummary:
     best_sad: float | None
     weights: Path | None
     skipped_items: int = 0  # unreadable training items replaced by others (this rank's count)
-
-
-def resolve_training_device(spec: str) -> torch.device:
-    if spec == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(spec)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("optim.device is cuda but PyTorch sees no CUDA device; use cpu or auto")
-    return device
-
-
-def _amp_settings(device: torch.device, mode: str) -> tuple[torch.dtype | None, bool]:
-    """(autocast dtype or None, use a gradient scaler).
-
-    On CPUs only an explicit ``bf16`` turns autocast on (fast where the CPU has
-    native bf16, e.g. AVX512-BF16 or AMX); ``auto`` keeps CPU training in fp32.
-    """
-    if device.type == "cpu" and mode == "bf16":
-        return torch.bfloat16, False
-    if device.type != "cuda" or mode == "off":
-        return None, False
-    if mode in ("auto", "bf16") and torch.cuda.is_bf16_supported():
-        return torch.bfloat16, False
-    if mode == "bf16":
-        raise ConfigError("optim.amp is bf16 but this GPU does not support bfloat16; use fp16 or off")
-    return torch.float16, True
-
-
-def _channels_last_crashes(device: torch.device, amp_dtype: torch.dtype | None) -> bool:
-    """Channels-last + bf16 autocast on CPU: a known oneDNN crash of torch 2.13's backward
-    (a double free with several threads; an abort with one thread too, seen in the test suite)."""
-    return device.type == "cpu" and amp_dtype == torch.bfloat16
-
-
-def learning_rate(config: TrainConfig, step: int, total_steps: int) -> float:
-    """The learning rate of optimiser step ``step`` (0-based) of ``total_steps``.
-
-    Linear warm-up over ``optim.warmup_steps``, then ``optim.lr`` (constant) or a
-    cosine decay to ``optim.lr_min`` at the last step (or at ``optim.schedule_steps``:
-    a short run can follow the first steps of a longer run's schedule).
-    """
-    optim = config.optim
-    total_steps = optim.schedule_steps or total_steps
-    if step < optim.warmup_steps:
-        return optim.lr * (step + 1) / optim.warmup_steps
-    if optim.schedule == "constant":
-        return optim.lr
-    span = max(1, total_steps - optim.warmup_steps)
-    progress = min(1.0, (step - optim.warmup_steps) / span)
-    return optim.lr_min + 0.5 * (optim.lr - optim.lr_min) * (1.0 + math.cos(math.pi * progress))
-
-
-def freeze_batch_norms(model: nn.Module) -> None:
-    """Put every batch norm in eval mode (running statistics); affine parameters still train."""
-    for module in model.modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm):
-            module.eval()
-
-
-def move_batch(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
-    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-
-
-def training_loss(
-    model: nn.Module,
-    batch: dict[str, torch.Tensor],
-    loss_fn: GFMLoss,
-    normalization: Normalization,
-    *,
-    soft_fusion: bool = True,
-    amp_dtype: torch.dtype | None = None,
-) -> dict[str, torch.Tensor]:
-    """One forward pass and its loss terms (used by the loop and by the tests).
-
-    ``batch["image"]`` is RGB in [0, 1]; the network gets it in 0..255 through
-    ``normalization``.
-    """
-    x = normalization.apply(batch["image"] * 255.0)
-    device_type = x.device.type
-    with torch.autocast(device_type, dtype=amp_dtype, enabled=amp_dtype is not None):
-        out = model(x, soft_fusion=soft_fusion)
-    return loss_fn(out, batch)
-
-
-class _Logger:
-    """Rank 0's logs: JSONL of every event, CSVs of training and validation rows."""
-
-    def __init__(self, run_dir: Path, enabled: bool, tensorboard: bool, resume_step: int | None) -> None:
-        self.enabled = enabled
-        self.run_dir = run_dir
-        self.writer = None
-        if not enabled:
-            return
-        if resume_step is not None:  # drop what a killed run logged after its last checkpoint
-            self._truncate(resume_step)
-        if tensorboard:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-            except ImportError:
-                raise ConfigError("log.tensorboard needs the tensorboard package: pip install tensorboard") from None
-            self.writer = SummaryWriter(str(run_dir / "tensorboard"))
-
-    def _truncate(self, step: int) -> None:
-        path = self.run_dir / "metrics.jsonl"
-        if path.exists():
-            rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-            kept = [r for r in rows if r.get("step", 0) <= step]
-            with atomic_write(path) as tmp:
-                tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
-            for kind in ("train", "val"):
-                self._rewrite_csv(kind, [r for r in kept if r.get("kind") == kind])
-
-    def _rewrite_csv(self, kind: str, rows: list[dict[str, Any]]) -> None:
-        path = self.run_dir / f"{kind}.csv"
-        if not rows:
-            path.unlink(missing_ok=True)
-            return
-        with atomic_write(path) as tmp, tmp.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-
-    def log(self, row: dict[str, Any]) -> None:
-        if not self.enabled:
-            return
-        with (self.run_dir / "metrics.jsonl").open("a") as f:
-            f.write(json.dumps(row) + "\n")
-        path = self.run_dir / f"{row['kind']}.csv"
-        new = not path.exists()
-        with path.open("a", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(row))
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
-        if self.writer is not None:
-            for key, value in row.items():
-                if isinstance(value, float) and key not in ("time",):
-                    self.writer.add_scalar(f"{row['kind']}/{key}", value, row["step"])
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-
-
-def _say(info: DistInfo, message: str) -> None:
-    if info.is_main:
-        print(message, file=sys.stderr, flush=True)
-
-
-def _check_resume_config(saved: TrainConfig, config: TrainConfig, path: Path) -> None:
-    if saved.model != config.model:
-        saved_name = f"{saved.model.backbone}-{saved.model.rosta}"
-        raise CheckpointError(
-            f"{path}: the run was trained as {saved_name} ({saved.model}); the config asks for "
-            f"{config.model.backbone}-{config.model.rosta} ({config.model}); resume with the run's own model settings "
-            "or start a new run in another --out folder"
-        )
 
 
 def _export(model: GFM, path: Path, normalization: Normalization, config: TrainConfig, state: TrainState, extra: dict[str, Any]) -> Path:
@@ -450,19 +295,6 @@ def train(
     return TrainSummary(run_dir, state.step, state.epoch, last, state.best_sad, weights if weights.exists() else None, skipped_items)
 
 
-def _load_newest(checkpoints: list[Path]) -> dict[str, Any]:
-    """The newest checkpoint; if it is unreadable, say which older one is there to resume from."""
-    try:
-        return load_training_checkpoint(checkpoints[-1])
-    except CheckpointError as error:
-        if len(checkpoints) < 2:
-            raise
-        raise CheckpointError(
-            f"{error}. The previous checkpoint {checkpoints[-2].name} is there: move {checkpoints[-1]} out of "
-            f"{checkpoints[-1].parent} and run again with --resume to continue from it"
-        ) from None
-
-
 def _worker_errors_as_messages(loader: DataLoader) -> Iterator[dict[str, torch.Tensor]]:
     """Iterate ``loader``; a user error raised in a loader worker keeps its own message.
 
@@ -491,17 +323,6 @@ def _processes_on_this_machine(info: DistInfo) -> int:
     import os
 
     return int(os.environ.get("LOCAL_WORLD_SIZE", "1")) if info.enabled else 1
-
-
-def _interrupted_message(run_dir: Path, step: int) -> str:
-    """What an interrupted run says: where ``--resume`` will continue from."""
-    saved = list_checkpoints(run_dir)
-    if not saved:
-        return f"interrupted at step {step}; no checkpoint was written yet, so --resume cannot continue this run"
-    resumed = int(saved[-1].stem.split("_")[-1])  # step_00000040.pt
-    repeat = f" (steps {resumed + 1}-{step} will be trained again)" if step > resumed else ""
-    return (f"interrupted at step {step}; `gfm train --resume --out {run_dir}` continues from "
-            f"{saved[-1]} (step {resumed}){repeat}; --set log.checkpoint_every=N saves more often")
 
 
 def _validate(model: GFM, validation: Any, normalization: Normalization, config: TrainConfig, state: TrainState,

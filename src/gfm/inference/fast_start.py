@@ -42,9 +42,7 @@ FOLDER = "fast-start"
 def _installation() -> str:
     """A name for this installation of gfm (its package folder): installations sharing one
     ``$GFM_HOME`` (virtual environments, checkouts) keep their own exports."""
-    import gfm
-
-    return hashlib.sha1(str(Path(gfm.__file__).resolve().parent).encode()).hexdigest()[:12]
+    return hashlib.sha1(str(Path(__file__).resolve().parents[1]).encode()).hexdigest()[:12]
 
 
 def record_path() -> Path:

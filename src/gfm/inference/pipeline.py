@@ -1,11 +1,11 @@
 """Read ahead: decode the next image on a thread while the current one is matted.
 
-With :class:`gfm.inference.batch.OutputPipeline` (write behind) this makes
+With :class:`gfm.inference.batch_writer.OutputPipeline` (write behind) this makes
 ``gfm matte``'s folder loop a three-stage pipeline: image k + 1 is decoded
 while image k goes through the network and image k - 1's foreground colours
 and files are written. Memory stays bounded: at most one image is read ahead,
 and none while the image in hand is over
-:data:`~gfm.inference.batch.OVERLAP_MAX_PIXELS` (so two large images never
+:data:`~gfm.inference.batch_writer.OVERLAP_MAX_PIXELS` (so two large images never
 share the memory, as with writing).
 """
 
@@ -21,7 +21,8 @@ from typing import TypeVar
 
 import numpy as np
 
-from gfm.inference.batch import OVERLAP_MAX_PIXELS, MatteJob
+from gfm.inference.batch import MatteJob
+from gfm.inference.batch_writer import OVERLAP_MAX_PIXELS
 
 T = TypeVar("T")
 
