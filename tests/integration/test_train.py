@@ -268,12 +268,12 @@ def test_step_limits_count_epochs_and_validate(tmp_path: Path, demo: Path, capsy
 
 
 def test_an_interrupted_run_says_where_resume_continues(tmp_path: Path) -> None:
-    from gfm.engine.resume import _interrupted_message
+    from gfm.engine.resume import interrupted_message
 
-    assert "no checkpoint was written yet" in _interrupted_message(tmp_path, 3)
+    assert "no checkpoint was written yet" in interrupted_message(tmp_path, 3)
     (tmp_path / "checkpoints").mkdir()
     (tmp_path / "checkpoints" / "step_00000025.pt").write_bytes(b"")
-    message = _interrupted_message(tmp_path, 41)
+    message = interrupted_message(tmp_path, 41)
     assert "continues from" in message and "step_00000025.pt (step 25)" in message and "steps 26-41 will be trained again" in message
 
 

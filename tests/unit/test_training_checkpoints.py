@@ -45,17 +45,17 @@ def test_a_hostile_training_checkpoint_is_refused_in_words(tmp_path: Path) -> No
 
 
 def test_a_truncated_newest_checkpoint_names_the_intact_previous_one(tmp_path: Path) -> None:
-    from gfm.engine.resume import _load_newest
+    from gfm.engine.resume import load_newest_checkpoint
 
     first = save_training_checkpoint(tmp_path, 1, _payload(), keep_last=3)
     newest = save_training_checkpoint(tmp_path, 2, _payload(), keep_last=3)
     newest.write_bytes(newest.read_bytes()[:200])
     with pytest.raises(CheckpointError) as caught:
-        _load_newest([first, newest])
+        load_newest_checkpoint([first, newest])
     message = str(caught.value)
     assert "it is truncated or corrupt" in message
     assert f"The previous checkpoint {first.name} is there: move {newest} out of" in message and "--resume" in message
-    assert _load_newest([first])["state"] == {"step": 1}
+    assert load_newest_checkpoint([first])["state"] == {"step": 1}
 
 
 def test_a_killed_runs_half_written_checkpoint_is_removed(tmp_path: Path) -> None:

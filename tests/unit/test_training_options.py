@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from gfm.engine.config import TrainConfig, validate
-from gfm.engine.steps import _amp_settings, learning_rate
+from gfm.engine.steps import amp_settings, learning_rate
 from gfm.errors import ConfigError
 
 
@@ -52,6 +52,6 @@ def test_schedule_options_are_validated() -> None:
 
 def test_bf16_autocast_only_when_asked_on_cpu() -> None:
     cpu = torch.device("cpu")
-    assert _amp_settings(cpu, "bf16") == (torch.bfloat16, False)
-    assert _amp_settings(cpu, "auto") == (None, False)  # CPU training stays fp32 unless told
-    assert _amp_settings(cpu, "off") == (None, False)
+    assert amp_settings(cpu, "bf16") == (torch.bfloat16, False)
+    assert amp_settings(cpu, "auto") == (None, False)  # CPU training stays fp32 unless told
+    assert amp_settings(cpu, "off") == (None, False)

@@ -12,7 +12,7 @@ from gfm.engine.config import TrainConfig
 from gfm.errors import CheckpointError
 
 
-def _check_resume_config(saved: TrainConfig, config: TrainConfig, path: Path) -> None:
+def check_resume_config(saved: TrainConfig, config: TrainConfig, path: Path) -> None:
     if saved.model != config.model:
         saved_name = f"{saved.model.backbone}-{saved.model.rosta}"
         raise CheckpointError(
@@ -22,7 +22,7 @@ def _check_resume_config(saved: TrainConfig, config: TrainConfig, path: Path) ->
         )
 
 
-def _load_newest(checkpoints: list[Path]) -> dict[str, Any]:
+def load_newest_checkpoint(checkpoints: list[Path]) -> dict[str, Any]:
     """The newest checkpoint; if it is unreadable, say which older one is there to resume from."""
     try:
         return load_training_checkpoint(checkpoints[-1])
@@ -35,7 +35,7 @@ def _load_newest(checkpoints: list[Path]) -> dict[str, Any]:
         ) from None
 
 
-def _interrupted_message(run_dir: Path, step: int) -> str:
+def interrupted_message(run_dir: Path, step: int) -> str:
     """What an interrupted run says: where ``--resume`` will continue from."""
     saved = list_checkpoints(run_dir)
     if not saved:

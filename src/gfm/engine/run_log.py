@@ -14,7 +14,7 @@ from gfm.errors import ConfigError
 from gfm.io.atomic import atomic_write
 
 
-class _Logger:
+class RunLog:
     """Rank 0's logs: JSONL of every event, CSVs of training and validation rows."""
 
     def __init__(self, run_dir: Path, enabled: bool, tensorboard: bool, resume_step: int | None) -> None:
@@ -74,6 +74,7 @@ class _Logger:
             self.writer.close()
 
 
-def _say(info: DistInfo, message: str) -> None:
+def say(info: DistInfo, message: str) -> None:
+    """Print ``message`` on standard error from rank 0 only (one line a run, not one a process)."""
     if info.is_main:
         print(message, file=sys.stderr, flush=True)

@@ -24,7 +24,7 @@ def resolve_training_device(spec: str) -> torch.device:
     return device
 
 
-def _amp_settings(device: torch.device, mode: str) -> tuple[torch.dtype | None, bool]:
+def amp_settings(device: torch.device, mode: str) -> tuple[torch.dtype | None, bool]:
     """(autocast dtype or None, use a gradient scaler).
 
     On CPUs only an explicit ``bf16`` turns autocast on (fast where the CPU has
@@ -41,7 +41,7 @@ def _amp_settings(device: torch.device, mode: str) -> tuple[torch.dtype | None, 
     return torch.float16, True
 
 
-def _channels_last_crashes(device: torch.device, amp_dtype: torch.dtype | None) -> bool:
+def channels_last_crashes(device: torch.device, amp_dtype: torch.dtype | None) -> bool:
     """Channels-last + bf16 autocast on CPU: a known oneDNN crash of torch 2.13's backward
     (a double free with several threads; an abort with one thread too, seen in the test suite)."""
     return device.type == "cpu" and amp_dtype == torch.bfloat16

@@ -33,12 +33,12 @@ from gfm.cpu import loader_workers, training_threads
 from gfm.engine.checkpoints import list_checkpoints, rng_state, save_training_checkpoint, set_rng_state
 from gfm.engine.config import TrainConfig, dump_yaml, from_dict
 from gfm.engine.distributed import DistInfo, all_reduce_mean, barrier, init_distributed
-from gfm.engine.resume import _check_resume_config, _interrupted_message, _load_newest
-from gfm.engine.run_log import _Logger, _say
+from gfm.engine.resume import check_resume_config, interrupted_message, load_newest_checkpoint
+from gfm.engine.run_log import RunLog, say
 from gfm.engine.sampler import EpochSampler
 from gfm.engine.steps import (
-    _amp_settings,
-    _channels_last_crashes,
+    amp_settings,
+    channels_last_crashes,
     freeze_batch_norms,
     learning_rate,
     move_batch,
@@ -114,9 +114,9 @@ def train(
         raise ConfigError(f"{run_dir}: holds checkpoints of an earlier run; pass --resume to continue it, or choose another --out")
     if resume and not checkpoints:
         raise ConfigError(f"{run_dir}: no checkpoint to resume from (looked in {run_dir / 'checkpoints'})")
-    payload = _load_newest(checkpoints) if resume else None
+    payload = load_newest_checkpoint(checkpoints) if resume else None
     if payload is not None:
-        _check_resume_config(from_dict(payload["config"]), config, checkpoints[-1])
+        check_resume_config(from_dict(payload["config"]), config, checkpoints[-1])
 
     if info.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -138,13 +138,13 @@ def train(
         backbone_weights=config.model.backbone_weights if payload is None else None,
     )
     if config.model.backbone_weights is None and payload is None:
-        _say(info, "\n" + "!" * 78 + "\nWARNING: training from scratch: no ImageNet backbone weights (--backbone-weights FILE).\n"
+        say(info, "\n" + "!" * 78 + "\nWARNING: training from scratch: no ImageNet backbone weights (--backbone-weights FILE).\n"
              "GFM's results depend on an ImageNet-initialised encoder; expect much worse mattes.\n" + "!" * 78 + "\n")
     normalization = NORMALIZATIONS[config.model.normalization]
     model.to(device)
-    amp_dtype, use_scaler = _amp_settings(device, config.optim.amp)
-    if config.optim.channels_last and _channels_last_crashes(device, amp_dtype):
-        _say(info, "note: optim.channels_last is ignored: with bf16 autocast on CPU it crashes PyTorch's oneDNN "
+    amp_dtype, use_scaler = amp_settings(device, config.optim.amp)
+    if config.optim.channels_last and channels_last_crashes(device, amp_dtype):
+        say(info, "note: optim.channels_last is ignored: with bf16 autocast on CPU it crashes PyTorch's oneDNN "
              "backward (a double free or an abort, seen with torch 2.13 with several threads and with one); "
              "it is used on GPUs and with fp32")
     elif config.optim.channels_last:
@@ -163,7 +163,7 @@ def train(
             scaler.load_state_dict(payload["scaler"])
         state = TrainState(**payload["state"])
         set_rng_state(payload["rng"][min(info.rank, len(payload["rng"]) - 1)] if isinstance(payload["rng"], list) else payload["rng"])
-        _say(info, f"resuming {run_dir} from {checkpoints[-1].name}: epoch {state.epoch}, step {state.step}")
+        say(info, f"resuming {run_dir} from {checkpoints[-1].name}: epoch {state.epoch}, step {state.step}")
     wrapped: nn.Module = model
     if info.enabled:
         wrapped = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
@@ -175,7 +175,7 @@ def train(
     previous_threads = torch.get_num_threads()
     if device.type == "cpu" or config.optim.threads:  # oversubscribed cores stall every step (gfm.cpu)
         torch.set_num_threads(config.optim.threads or training_threads(workers, _processes_on_this_machine(info)))
-    _say(info, f"{device.type}: {torch.get_num_threads()} PyTorch thread(s) a process, {workers} loader worker(s) "
+    say(info, f"{device.type}: {torch.get_num_threads()} PyTorch thread(s) a process, {workers} loader worker(s) "
          "(--threads, --workers to change)")
     # Workers get no init function: cv2.setNumThreads in forked workers deadlocks (gfm.data.dataset).
     # Workers live for the whole run (they learn each item's epoch from the sampler): no start-up every epoch.
@@ -189,7 +189,7 @@ def train(
     micro_per_step = min(config.optim.accumulate, batches_used)
     total_steps = config.optim.steps or config.optim.epochs * steps_per_epoch
     loss_fn = GFMLoss(config.model.rosta)
-    logger = _Logger(run_dir, info.is_main, config.log.tensorboard, state.step if payload is not None else None)
+    logger = RunLog(run_dir, info.is_main, config.log.tensorboard, state.step if payload is not None else None)
 
     from tqdm import tqdm
 
@@ -200,7 +200,7 @@ def train(
     skipped_items = 0
     done = state.step >= total_steps
     if done:
-        _say(info, f"{run_dir}: already trained to step {state.step} of {total_steps}: nothing to do "
+        say(info, f"{run_dir}: already trained to step {state.step} of {total_steps}: nothing to do "
              "(raise --steps or --epochs to train further)")
     wrapped.train()
     if config.optim.freeze_bn:
@@ -284,7 +284,7 @@ def train(
             checkpoint()
     except KeyboardInterrupt:
         bar.close()
-        _say(info, _interrupted_message(run_dir, state.step))
+        say(info, interrupted_message(run_dir, state.step))
         raise
     finally:
         torch.set_num_threads(previous_threads)  # the caller's setting (train() may be called from a program)
@@ -326,7 +326,7 @@ def _processes_on_this_machine(info: DistInfo) -> int:
 
 
 def _validate(model: GFM, validation: Any, normalization: Normalization, config: TrainConfig, state: TrainState,
-              run_dir: Path, logger: _Logger, info: DistInfo, device: torch.device) -> None:
+              run_dir: Path, logger: RunLog, info: DistInfo, device: torch.device) -> None:
     """Rank 0 evaluates on the real validation images; best SAD -> best.pt."""
     if info.is_main:
         from gfm.inference import Predictor

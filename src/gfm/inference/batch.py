@@ -20,7 +20,7 @@ from gfm.io.images import broken_link_message, special_file_message
 
 OUTPUT_KINDS = ("alpha", "cutout", "foreground", "composite", "trimap", "preview")
 FOREGROUND_KINDS = ("cutout", "foreground", "composite", "preview")  # outputs that need foreground colours
-_OUTPUT_SUFFIX = {"alpha": ".png", "cutout": ".png", "foreground": ".png", "composite": ".png", "trimap": ".png", "preview": ".jpg"}
+OUTPUT_SUFFIX = {"alpha": ".png", "cutout": ".png", "foreground": ".png", "composite": ".png", "trimap": ".png", "preview": ".jpg"}
 
 
 #: The input and output name meaning standard input / standard output.
@@ -66,7 +66,7 @@ class MatteJob:
     def output(self, out_dir: Path, kind: str) -> Path:
         if self.target is not None:
             return self.target
-        suffix = self.image_format.suffix if kind in COLOUR_KINDS else _OUTPUT_SUFFIX[kind]
+        suffix = self.image_format.suffix if kind in COLOUR_KINDS else OUTPUT_SUFFIX[kind]
         return out_dir / self.relative_stem.parent / f"{self.relative_stem.name}_{kind}{suffix}"
 
     @property
@@ -103,7 +103,7 @@ def check_single_file_output(out: Path, kind: str) -> None:
 
 def stdout_suffix(kind: str) -> str:
     """The format written to standard output for ``kind`` (PNG; JPEG for the preview)."""
-    return _OUTPUT_SUFFIX[kind]
+    return OUTPUT_SUFFIX[kind]
 
 
 # Every output of gfm matte carries this mark (PNG "Software" text, JPEG comment):

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from gfm.errors import GFMError, OutputError, describe_os_error
-from gfm.inference.batch import _OUTPUT_SUFFIX, FOREGROUND_KINDS, OUTPUT_MARK, MatteJob
+from gfm.inference.batch import OUTPUT_SUFFIX, FOREGROUND_KINDS, OUTPUT_MARK, MatteJob
 from gfm.io.atomic import FileStamp
 
 
@@ -67,7 +67,7 @@ def write_outputs(
         else:
             pixels = {"cutout": lambda: cutout(foreground, alpha), "foreground": lambda: foreground,
                       "composite": lambda: composite(foreground, alpha, background), "preview": lambda: preview(image, alpha, foreground)}[kind]()
-            write_image(stream, pixels, suffix=_OUTPUT_SUFFIX[kind], **options_stdout)
+            write_image(stream, pixels, suffix=OUTPUT_SUFFIX[kind], **options_stdout)
         sys.stdout.buffer.write(stream.getvalue())
         sys.stdout.buffer.flush()
         return

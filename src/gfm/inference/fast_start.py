@@ -12,7 +12,7 @@ once running, bf16 where the CPU has it).
 The result is GFM-Lite's at fp32: the same as ``--precision fp32`` to within
 1e-4; on CPUs where ``--precision auto`` picks bf16 it differs from the
 PyTorch run as bf16 differs from fp32, which was measured invisible (the
-README's rule: within 2 levels of 255 on average, SAD and MSE no more than 1%
+rule of docs/speed.md: within 2 levels of 255 on average, SAD and MSE no more than 1%
 apart). ``--precision bf16``, ``--device cuda``, ``--hint``, an ensemble or any
 other ``--model`` use PyTorch as before.
 
