@@ -57,7 +57,8 @@ def test_watch_mattes_arrivals_once_complete_never_its_outputs_and_survives_bad_
     incoming.mkdir()
     a_first = _small_jpeg(EXAMPLES / "sample2.jpg", tmp_path / "a.jpg", (160, 240))
     (incoming / "a.jpg").write_bytes(a_first)  # there before the watch starts
-    command = [sys.executable, "-m", "gfm.cli.main", "matte", str(incoming), "--out", str(incoming), "--watch",
+    # -X faulthandler: if it ever fails to stop, SIGABRT makes it print every thread's stack
+    command = [sys.executable, "-X", "faulthandler", "-m", "gfm.cli.main", "matte", str(incoming), "--out", str(incoming), "--watch",
                "--model", str(checkpoint), "-q", "--foreground", "none"]  # outputs into the watched folder itself
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env={**os.environ, "OMP_NUM_THREADS": "1"})
@@ -95,8 +96,13 @@ def test_watch_mattes_arrivals_once_complete_never_its_outputs_and_survives_bad_
         try:
             code = process.wait(timeout=60)
         except subprocess.TimeoutExpired:
-            process.kill()
-            raise
+            process.send_signal(signal.SIGABRT)  # the stacks, on its standard error
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+            time.sleep(0.5)  # let the reader thread take the last lines
+            raise AssertionError("gfm matte --watch did not stop within 60 s of Ctrl-C; its standard error:\n" + "\n".join(err.lines[-80:])) from None
     assert code == 1  # the broken file failed
     assert len(out.lines) == 4, out.lines  # a, b, broken, a again: nothing else (never its own outputs)
     err.wait_for(lambda lines: any("stopped watching" in line for line in lines), "the summary", timeout=10)
