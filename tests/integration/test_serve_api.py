@@ -23,7 +23,7 @@ with warnings.catch_warnings():
 import gfm  # noqa: E402
 from gfm.io import read_image  # noqa: E402
 from gfm.io.hints import Hint, hint_to_gray  # noqa: E402
-from gfm.serve.app import create_app  # noqa: E402
+from gfm.serve.app import STATIC_FILES, create_app  # noqa: E402
 from gfm.serve.service import MattingService, Session, SessionStore  # noqa: E402
 from gfm.serve.settings import ServeSettings  # noqa: E402
 
@@ -78,10 +78,19 @@ def test_health_and_model(client: TestClient) -> None:
 def test_the_page_and_its_files_need_no_other_server(client: TestClient) -> None:
     page = client.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    assert '<script src="/static/app.js">' in page.text
-    for name, kind in (("app.js", "text/javascript"), ("style.css", "text/css")):
+    assert '<script type="module" src="/static/app.js">' in page.text
+    # every file of the page is listed (only listed files are served), with its media type
+    assert set(STATIC_FILES) == {path.name for path in STATIC.iterdir()} - {"index.html"}
+    for name in STATIC_FILES:
+        kind = "text/css" if name.endswith(".css") else "text/javascript"  # a module script must be JavaScript
         response = client.get(f"/static/{name}")
-        assert response.status_code == 200 and response.headers["content-type"].startswith(kind)
+        assert response.status_code == 200 and response.headers["content-type"].startswith(kind), name
+    # the modules import only served files, and each says its one concern first
+    for path in STATIC.glob("*.js"):
+        text = path.read_text()
+        assert text.startswith("// "), path.name
+        for imported in re.findall(r'^import .* from "\./([^"]+)";$', text, re.MULTILINE):
+            assert imported in STATIC_FILES, f"{path.name} imports {imported}"
     # no CDN scripts, fonts or images: nothing but relative and same-origin URLs
     for path in STATIC.iterdir():
         assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}", path.read_text()), path.name

@@ -90,6 +90,7 @@ def _serve(gfm: Path, env: dict[str, str], photo: Path) -> None:
                 time.sleep(0.2)
         assert "<script" in page and "app.js" in page
         assert b"fetch" in urllib.request.urlopen(url + "/static/app.js", timeout=10).read()
+        assert b"export" in urllib.request.urlopen(url + "/static/api.js", timeout=10).read()  # a module app.js imports
         boundary = "gfmwheeltest"
         body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"photo.jpg\"\r\n"
                 f"Content-Type: image/jpeg\r\n\r\n").encode() + photo.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
@@ -110,8 +111,9 @@ def test_the_wheel_installed_read_only_runs_matte_serve_and_export(tmp_path: Pat
     wheel = _build_wheel(tmp_path)
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
-    for shipped in ("gfm/weights/gfm-lite-effl0-tt.pth", "gfm/weights/gfm-lite.md", "gfm/serve/static/index.html",
-                    "gfm/serve/static/app.js", "gfm/serve/static/style.css", "gfm/py.typed", "gfm/cli/main.py"):
+    page = [f"gfm/serve/static/{path.name}" for path in sorted((ROOT / "src" / "gfm" / "serve" / "static").iterdir())]
+    assert "gfm/serve/static/app.js" in page and "gfm/serve/static/state.js" in page
+    for shipped in ("gfm/weights/gfm-lite-effl0-tt.pth", "gfm/weights/gfm-lite.md", *page, "gfm/py.typed", "gfm/cli/main.py"):
         assert shipped in names
     assert not any(n.startswith(("tests/", "examples/", "recipes/")) or "__pycache__" in n for n in names)
 

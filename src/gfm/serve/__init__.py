@@ -8,7 +8,7 @@
 * :mod:`gfm.serve.validation`: strict query parameters, refusals as one-string JSON;
 * :mod:`gfm.serve.connections`: header timeout and an idle-first connection limit (uvicorn);
 * :mod:`gfm.serve.app`: the FastAPI application (:func:`create_app`);
-* ``static/``: the page (plain HTML, CSS and JavaScript, no network beyond the server).
+* ``static/``: the page (plain HTML, CSS and JavaScript modules, no build step, no network beyond the server).
 
 FastAPI and uvicorn come with the ``serve`` extra (``pip install gfm-matting[serve]``).
 """

@@ -1,7 +1,7 @@
 """The HTTP API and the page: a FastAPI application built around one :class:`MattingService`.
 
 ====================================== =============================================================
-``GET /``                              the web page (``/static/*``: its script and style)
+``GET /``                              the web page (``/static/*``: its scripts and style)
 ``GET /api/health``                    ``{"status": "ok", running, waiting, capacity, sessions}``
 ``GET /api/model``                     the model, strategy, device, limits and outputs
 ``POST /api/matte``                    an image in (multipart field ``image``, optional ``hint`` and
@@ -40,8 +40,14 @@ from gfm.serve.service import Busy, MattingService, Rendered, RenderOptions, Ses
 from gfm.serve.uploads import UploadError, media_type, parse_multipart, read_body
 from gfm.serve.validation import install_error_handlers, strict_query
 
-#: The page's files, served from memory by name (never a client-chosen path).
-STATIC_FILES = {"app.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8"}
+#: The page's files, served from memory by name (never a client-chosen path): its style and
+#: its JavaScript modules (app.js, the entry, imports the others).
+_JAVASCRIPT = "text/javascript; charset=utf-8"
+STATIC_FILES = {
+    "app.js": _JAVASCRIPT, "api.js": _JAVASCRIPT, "downloads.js": _JAVASCRIPT, "hints.js": _JAVASCRIPT,
+    "outputs.js": _JAVASCRIPT, "photos.js": _JAVASCRIPT, "state.js": _JAVASCRIPT, "view.js": _JAVASCRIPT,
+    "style.css": "text/css; charset=utf-8",
+}
 
 Output = Literal["cutout", "alpha", "foreground", "composite", "trimap"]
 ForegroundMethod = Literal["fast", "ml", "blur", "none"]
