@@ -60,8 +60,11 @@ def test_watch_mattes_arrivals_once_complete_never_its_outputs_and_survives_bad_
     # -X faulthandler: if it ever fails to stop, SIGABRT makes it print every thread's stack
     command = [sys.executable, "-X", "faulthandler", "-m", "gfm.cli.main", "matte", str(incoming), "--out", str(incoming), "--watch",
                "--model", str(checkpoint), "-q", "--foreground", "none"]  # outputs into the watched folder itself
+    # Ctrl-C as in a terminal: a test run started in the background (`nohup ... &`) passes SIGINT
+    # on as ignored, and Python then installs no KeyboardInterrupt handler; that made this hang.
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "OMP_NUM_THREADS": "1"})
+                               env={**os.environ, "OMP_NUM_THREADS": "1"},
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     out, err = Lines(process.stdout), Lines(process.stderr)
     try:
         out.wait_for(lambda lines: len(out.about("a.jpg")) == 1, "the photo already there")
