@@ -22,6 +22,7 @@ place of 8000.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -103,23 +104,19 @@ def _run_bash(block: Block, work: Path, port: int | None) -> None:
     assert done.returncode == 0, f"{block.where}: exit {done.returncode}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
 
 
-def _server_port(page: Path, stack: list[object]) -> int | None:
+def _server_port(page: Path, stack: contextlib.ExitStack) -> int | None:
     """A live `gfm serve` for the page's blocks that ask for one (started once a page)."""
     if not any(b.beside_server and b.not_run_because is None for b in blocks(page)):
         return None
     pytest.importorskip("fastapi", reason="the serve extra: pip install 'gfm-matting[serve]'")
     from live_server import gfm_serve
 
-    context = gfm_serve("gfm-lite")  # type: ignore[arg-type]
-    server = context.__enter__()
-    stack.append(context)
-    return server.port
+    return stack.enter_context(gfm_serve("gfm-lite")).port  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("page", PAGES_WITH_CODE, ids=lambda p: str(p.relative_to(ROOT)))
 def test_the_pages_code_runs(page: Path, scratch: Path) -> None:
-    stack: list[object] = []
-    try:
+    with contextlib.ExitStack() as stack:
         port = _server_port(page, stack)
         ran = 0
         for block in blocks(page):
@@ -131,9 +128,6 @@ def test_the_pages_code_runs(page: Path, scratch: Path) -> None:
                 _run_bash(block, scratch, port if block.beside_server else None)
             ran += 1
         assert ran
-    finally:
-        for context in stack:
-            context.__exit__(None, None, None)  # type: ignore[attr-defined]
 
 
 def test_the_readme_shows_the_python_call_and_the_main_job() -> None:
